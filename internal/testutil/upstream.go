@@ -1,0 +1,66 @@
+package testutil
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Upstream is a real HTTP server on loopback that serves layer files, as a
+// distribution's download site would, with Range support. It counts GETs
+// per path.
+type Upstream struct {
+	*httptest.Server
+	mu    sync.Mutex
+	files map[string][]byte
+	gets  map[string]int
+}
+
+// NewUpstream starts an upstream; it stops when the test ends.
+func NewUpstream(t testing.TB) *Upstream {
+	u := &Upstream{files: map[string][]byte{}, gets: map[string]int{}}
+	u.Server = httptest.NewServer(http.HandlerFunc(u.serve))
+	t.Cleanup(u.Close)
+	return u
+}
+
+// Put makes content available at path (which starts with "/").
+func (u *Upstream) Put(path string, content []byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.files[path] = content
+}
+
+// URL is the address of path, with host name localhost (some clients
+// refuse IP literals in layer URLs).
+func (u *Upstream) URL(path string) string {
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(u.Server.URL, "http://"))
+	return "http://localhost:" + port + path
+}
+
+// Gets is how many GETs path has had.
+func (u *Upstream) Gets(path string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.gets[path]
+}
+
+func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	b, ok := u.files[r.URL.Path]
+	if r.Method == http.MethodGet {
+		u.gets[r.URL.Path]++
+	}
+	u.mu.Unlock()
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("ETag", `"`+Hex(b)[:16]+`"`)
+	http.ServeContent(w, r, r.URL.Path, time.Unix(1700000000, 0), bytes.NewReader(b))
+}
