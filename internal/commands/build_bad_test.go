@@ -121,7 +121,7 @@ func TestBuildInvalidReference(t *testing.T) {
 func TestBuildRegistryRejectsURLs(t *testing.T) {
 	up := testutil.NewUpstream(t)
 	up.Put("/a.tar.gz", testutil.Gzip(t, testutil.Tar(t, map[string]string{"a": "b"})))
-	reg := testutil.DockerRegistry(t, false)
+	reg := testutil.DockerRegistry(t, testutil.RefuseURLs)
 	r := fl(t, "build", "-q", "-t", reg+"/refuses:1", "--layer", up.URL("/a.tar.gz"))
 	if r.code == 0 {
 		t.Fatal("push to a registry that refuses URLs succeeded")

@@ -32,11 +32,18 @@ func NeedBinary(t testing.TB, path string) string {
 	return path
 }
 
+// Allow patterns for DockerRegistry.
+const (
+	RefuseURLs     = ""                                              // its default: refuse every layer URL
+	AllowLocalhost = `^https?://(127\.0\.0\.1|localhost)(:[0-9]+)?/` // loopback test upstreams only
+	AllowAnyURL    = `^`                                             // anything: to plant hostile URLs
+)
+
 // DockerRegistry starts Debian's docker-registry on a free loopback port
-// and returns its host:port. With allowURLs, it accepts manifests whose
-// layers have http(s) URLs on localhost; without, it keeps its default of
-// refusing every layer URL.
-func DockerRegistry(t testing.TB, allowURLs bool) string {
+// and returns its host:port. allow is the validation.manifests.urls.allow
+// pattern; RefuseURLs keeps the registry's default of refusing every layer
+// URL.
+func DockerRegistry(t testing.TB, allow string) string {
 	t.Helper()
 	bin := NeedBinary(t, DockerRegistryBin)
 	dir := t.TempDir()
@@ -52,13 +59,8 @@ storage:
 http:
   addr: %s
 `, filepath.Join(dir, "data"), addr)
-	if allowURLs {
-		cfg += `validation:
-  manifests:
-    urls:
-      allow:
-        - ^https?://(127\.0\.0\.1|localhost)(:[0-9]+)?/
-`
+	if allow != RefuseURLs {
+		cfg += fmt.Sprintf("validation:\n  manifests:\n    urls:\n      allow:\n        - '%s'\n", allow)
 	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {

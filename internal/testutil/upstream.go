@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +17,18 @@ import (
 // per path.
 type Upstream struct {
 	*httptest.Server
-	mu    sync.Mutex
-	files map[string][]byte
-	gets  map[string]int
+	mu       sync.Mutex
+	files    map[string][]byte
+	gets     map[string]int
+	throttle time.Duration
+}
+
+// Throttle makes whole-file GETs send 64 KiB every d, so that concurrent
+// requests overlap.
+func (u *Upstream) Throttle(d time.Duration) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.throttle = d
 }
 
 // NewUpstream starts an upstream; it stops when the test ends.
@@ -56,11 +66,25 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		u.gets[r.URL.Path]++
 	}
+	throttle := u.throttle
 	u.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
 	w.Header().Set("ETag", `"`+Hex(b)[:16]+`"`)
+	if throttle > 0 && r.Method == http.MethodGet && r.Header.Get("Range") == "" {
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		for len(b) > 0 {
+			n := min(len(b), 64<<10)
+			if _, err := w.Write(b[:n]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			b = b[n:]
+			time.Sleep(throttle)
+		}
+		return
+	}
 	http.ServeContent(w, r, r.URL.Path, time.Unix(1700000000, 0), bytes.NewReader(b))
 }

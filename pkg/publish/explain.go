@@ -68,11 +68,33 @@ type urlsRejected struct {
 }
 
 func (e *urlsRejected) Error() string {
+	if e.code == string(transport.ManifestInvalidErrorCode) {
+		// The registry named the URL and the rule it broke (fl serve does).
+		return fmt.Sprintf("%v: %s answered %s: %s", ErrURLsRejected, e.registry, e.code, e.message)
+	}
 	return fmt.Sprintf("%v: %s answered %s (%q) to a manifest whose layers live at URLs.\n"+
 		"The reference registry (distribution, registry:2, docker-registry) refuses every layer URL unless its config allows them:\n"+
 		"  validation:\n    manifests:\n      urls:\n        allow:\n          - ^https?://\n"+
-		"Other registries have a setting of the same kind; see docs/CONFIGURATION.md.",
+		"Other registries have a setting of the same kind (docs/CONFIGURATION.md); `fl serve` accepts them as they are.",
 		ErrURLsRejected, e.registry, e.code, e.message)
 }
 
 func (e *urlsRejected) Unwrap() []error { return []error{ErrURLsRejected, e.err} }
+
+// ErrAuth is wrapped when the registry wants credentials fl does not have.
+var ErrAuth = errors.New("the registry refused the credentials")
+
+// explainAuth adds the way out to a 401 or 403 from a registry.
+func explainAuth(registry string, err error) error {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return err
+	}
+	switch terr.StatusCode {
+	case 401:
+		return fmt.Errorf("%w: %s answered 401 Unauthorized: log in with `docker login %s` (or `crane auth login %s`); fl reads the docker config and credential helpers: %w", ErrAuth, registry, registry, registry, err)
+	case 403:
+		return fmt.Errorf("%w: %s answered 403 Forbidden: these credentials may not push here: %w", ErrAuth, registry, err)
+	}
+	return err
+}

@@ -73,7 +73,7 @@ func (r *Registry) uploadBlobs(ctx context.Context, repo name.Repository, a *ima
 		g.Go(func() error {
 			if err := remote.WriteLayer(repo, b, opts...); err != nil {
 				d, _ := b.Digest()
-				return fmt.Errorf("uploading blob %s to %s: %w", d, repo, err)
+				return fmt.Errorf("uploading blob %s to %s: %w", d, repo, explainAuth(repo.RegistryStr(), err))
 			}
 			return nil
 		})
@@ -84,7 +84,7 @@ func (r *Registry) uploadBlobs(ctx context.Context, repo name.Repository, a *ima
 // put PUTs one serialised manifest or index.
 func put(ref name.Reference, raw []byte, mt types.MediaType, m *image.Manifest, opts []remote.Option) error {
 	if err := remote.Put(ref, rawManifest{raw, mt}, opts...); err != nil {
-		return explainPut(ref, m, err)
+		return explainPut(ref, m, explainAuth(ref.Context().RegistryStr(), err))
 	}
 	return nil
 }

@@ -1,0 +1,105 @@
+package commands
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/foreignlayers/fl/pkg/front"
+	"github.com/foreignlayers/fl/pkg/policy"
+	"github.com/foreignlayers/fl/pkg/server"
+)
+
+type serveOptions struct {
+	config          string
+	addr            string
+	dataDir         string
+	upstream        string
+	foreign         string
+	allowURL        []string
+	denyURL         []string
+	allowHTTP       bool
+	allowPrivate    bool
+	allowNetworks   []string
+	maxManifest     int64
+	maxFetches      int
+	fetchTimeout    time.Duration
+	htpasswd        string
+	authPulls       bool
+	tlsCert, tlsKey string
+	shutdownTimeout time.Duration
+}
+
+func newServe(g *globals) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run a registry front that makes foreign layers pullable by every client",
+		Long: `Run a registry that serves images with foreign layers to every client,
+Docker on Linux included.
+
+By default fl serve embeds a registry (distribution v3, filesystem storage
+under --data-dir): push to it, pull from it, nothing else to install. With
+--upstream it fronts an existing registry instead.
+
+For a blob the front knows as a foreign layer of the repository, --foreign
+decides: cache (default) fetches it once from its URLs, verifies it, caches
+it and serves it; redirect answers 307 to the first allowed URL; off serves
+as a plain registry. Every URL must pass the URL policy, at manifest PUT
+and again at fetch time.`,
+		Example: `  fl serve
+  fl serve --addr 0.0.0.0:5000 --data-dir /var/lib/fl --allow-url '^https://cdimage\.ubuntu\.com/'
+  fl serve --upstream https://registry.internal --foreign redirect
+  fl serve --config /etc/fl/serve.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.config != "" {
+				if err := applyConfigFile(cmd, o.config); err != nil {
+					return err
+				}
+			}
+			return o.run(cmd, g)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "YAML file that sets any of these flags (docs/CONFIGURATION.md)")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:5000", "address to listen on")
+	f.StringVar(&o.dataDir, "data-dir", "./fl-data", "where the embedded registry, the foreign-layer index and the cache live")
+	f.StringVar(&o.upstream, "upstream", "", "front this registry (http(s)://HOST[:PORT]) instead of the embedded one")
+	f.StringVar(&o.foreign, "foreign", "cache", "what to do with foreign layer requests: cache, redirect or off")
+	f.StringArrayVar(&o.allowURL, "allow-url", nil, "regular expression a layer URL must match (repeatable; any of them)")
+	f.StringArrayVar(&o.denyURL, "deny-url", nil, "regular expression a layer URL must not match (repeatable)")
+	f.BoolVar(&o.allowHTTP, "allow-http", false, "allow plain http layer URLs")
+	f.BoolVar(&o.allowPrivate, "allow-private-networks", false, "allow layer URLs on loopback, private, link-local and other non-public addresses")
+	f.StringArrayVar(&o.allowNetworks, "allow-network", nil, "allow layer URLs on this private network, as a CIDR (repeatable)")
+	f.Int64Var(&o.maxManifest, "max-manifest-size", 4<<20, "largest manifest accepted, in bytes")
+	f.IntVar(&o.maxFetches, "max-fetches", 16, "most foreign layers fetched from upstream at once")
+	f.DurationVar(&o.fetchTimeout, "fetch-timeout", time.Hour, "longest one foreign layer fetch may take")
+	f.StringVar(&o.htpasswd, "htpasswd", "", "htpasswd file (bcrypt): pushes require these credentials")
+	f.BoolVar(&o.authPulls, "auth-pulls", false, "with --htpasswd, require credentials for pulls too")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for responses in flight")
+	return cmd
+}
+
+func (o *serveOptions) run(cmd *cobra.Command, g *globals) error {
+	mode, err := front.ParseMode(o.foreign)
+	if err != nil {
+		return err
+	}
+	pol, err := policy.New(o.allowURL, o.denyURL, o.allowHTTP, o.allowPrivate, o.allowNetworks)
+	if err != nil {
+		return err
+	}
+	s, err := server.Start(cmd.Context(), server.Config{
+		Addr: o.addr, DataDir: o.dataDir, Upstream: o.upstream, Mode: mode, Policy: pol,
+		MaxManifestBytes: o.maxManifest, MaxFetches: o.maxFetches, FetchTimeout: o.fetchTimeout,
+		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey,
+		ShutdownTimeout: o.shutdownTimeout, Logger: g.logger,
+	})
+	if err != nil {
+		return err
+	}
+	return s.Wait()
+}

@@ -1,0 +1,143 @@
+package commands
+
+import (
+	"encoding/base64"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/foreignlayers/fl/internal/testutil"
+)
+
+// dockerConfig points the docker keychain at credentials for host.
+func dockerConfig(t *testing.T, host, user, pass string) {
+	dir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	cfg := `{"auths":{"` + host + `":{"auth":"` + auth + `"}}}`
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+}
+
+func htpasswd(t *testing.T, user, pass string) string {
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(p, []byte(user+":"+string(h)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestServeAuth(t *testing.T) {
+	up := testutil.NewUpstream(t)
+	up.Put("/a.tar.gz", testutil.Gzip(t, testutil.Tar(t, map[string]string{"a": "b"})))
+	pw := htpasswd(t, "alice", "s3cret")
+	for _, pulls := range []bool{false, true} {
+		args := append([]string{"--htpasswd", pw}, loopbackOK...)
+		if pulls {
+			args = append(args, "--auth-pulls")
+		}
+		s := serve(t, args...)
+
+		t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials
+		r := fl(t, "build", "-q", "-t", s.addr+"/auth/x:1", "--layer", up.URL("/a.tar.gz"))
+		if r.code == 0 || !strings.Contains(r.stderr, "docker login "+s.addr) {
+			t.Errorf("push without credentials: exit %d\n%s", r.code, r.stderr)
+		}
+		dockerConfig(t, s.addr, "alice", "wrong")
+		if r := fl(t, "build", "-q", "-t", s.addr+"/auth/x:1", "--layer", up.URL("/a.tar.gz")); r.code == 0 {
+			t.Errorf("push with a wrong password succeeded")
+		}
+		dockerConfig(t, s.addr, "alice", "s3cret")
+		l := buildTo(t, s.addr+"/auth/x:1", "--layer", up.URL("/a.tar.gz"))
+
+		// Pulls: anonymous unless --auth-pulls; the foreign blob too.
+		t.Setenv("DOCKER_CONFIG", t.TempDir())
+		_, err := crane.Manifest(s.addr + "/auth/x:1")
+		resp, _, _ := blob(t, http.MethodGet, s.addr, "auth/x", l.Digest)
+		if !pulls && (err != nil || resp.StatusCode != 200) {
+			t.Errorf("anonymous pull: %v, blob %d", err, resp.StatusCode)
+		}
+		if pulls && (err == nil || resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic")) {
+			t.Errorf("anonymous pull with --auth-pulls: %v, blob %d %q", err, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+		dockerConfig(t, s.addr, "alice", "s3cret")
+		if _, err := crane.Manifest(s.addr + "/auth/x:1"); err != nil {
+			t.Errorf("pull with credentials: %v", err)
+		}
+	}
+}
+
+func TestServeConfigFile(t *testing.T) {
+	up := testutil.NewUpstream(t)
+	up.Put("/a.tar.gz", testutil.Gzip(t, testutil.Tar(t, map[string]string{"a": "b"})))
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "serve.yaml")
+	yaml := "foreign: redirect\nallow-http: true\nallow-private-networks: true\nallow-url:\n  - '^http://localhost'\n  - '^https://'\nmax-manifest-size: 65536\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, "--config", cfg)
+	l := buildTo(t, s.addr+"/cfg/x:1", "--layer", up.URL("/a.tar.gz"))
+	resp, _, _ := blob(t, http.MethodGet, s.addr, "cfg/x", l.Digest)
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Errorf("foreign: redirect from the file: %d", resp.StatusCode)
+	}
+	// The command line wins over the file.
+	s2 := serve(t, "--config", cfg, "--foreign", "cache")
+	l = buildTo(t, s2.addr+"/cfg/x:1", "--layer", up.URL("/a.tar.gz"))
+	if resp, _, _ := blob(t, http.MethodGet, s2.addr, "cfg/x", l.Digest); resp.StatusCode != 200 {
+		t.Errorf("--foreign cache over the file's redirect: %d", resp.StatusCode)
+	}
+
+	for name, body := range map[string]string{
+		"unknown key": "foriegn: cache\n",
+		"bad value":   "max-fetches: many\n",
+		"bad mode":    "foreign: sometimes\n",
+		"not yaml":    "{[",
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+		_ = os.WriteFile(p, []byte(body), 0o644)
+		r := fl(t, "serve", "--config", p, "--addr", testutil.FreeAddr(t), "--data-dir", t.TempDir())
+		if r.code == 0 || !strings.Contains(r.stderr, "fl: error:") {
+			t.Errorf("%s: exit %d %s", name, r.code, r.stderr)
+		}
+	}
+}
+
+func TestServeBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--foreign", "sometimes"},
+		{"--allow-url", "("},
+		{"--allow-network", "10.0.0.0/33"},
+		{"--auth-pulls"},
+		{"--tls-cert", "/nonexistent"},
+		{"--htpasswd", "/nonexistent"},
+		{"--upstream", "ftp://registry"},
+		{"--addr", "256.0.0.1:1"},
+	} {
+		r := fl(t, append([]string{"serve", "--data-dir", t.TempDir()}, args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "fl: error:") {
+			t.Errorf("serve %v: exit %d, %s", args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestServeManifestSizeLimit(t *testing.T) {
+	up := testutil.NewUpstream(t)
+	up.Put("/a.tar.gz", testutil.Gzip(t, testutil.Tar(t, map[string]string{"a": "b"})))
+	s := serve(t, append(loopbackOK, "--max-manifest-size", "100")...)
+	r := fl(t, "build", "-q", "-t", s.addr+"/big/x:1", "--layer", up.URL("/a.tar.gz"))
+	if r.code == 0 || !strings.Contains(r.stderr, "SIZE_INVALID") {
+		t.Errorf("oversized manifest: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,188 @@
+package front
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/foreignlayers/fl/pkg/fetch"
+	"github.com/foreignlayers/fl/pkg/ocierr"
+	"github.com/foreignlayers/fl/pkg/store"
+)
+
+// serveForeign answers a blob GET or HEAD for a digest the index knows as
+// a foreign layer of the repository. It returns false to leave the request
+// to the backend.
+func (h *Front) serveForeign(w *statusWriter, r *http.Request, rt route) bool {
+	if h.mode == ModeOff {
+		return false
+	}
+	d, ok := rt.digest()
+	if !ok {
+		return false
+	}
+	desc, err := h.index.Lookup(r.Context(), rt.repo, d)
+	if err != nil {
+		return false
+	}
+	if r.Method == http.MethodHead {
+		blobHeaders(w, desc)
+		w.Header().Set("Content-Length", strconv.FormatInt(desc.Size, 10))
+		w.WriteHeader(http.StatusOK)
+		return true
+	}
+	switch h.mode {
+	case ModeRedirect:
+		h.redirect(w, r, desc)
+	default:
+		h.serveCached(w, r, desc)
+	}
+	return true
+}
+
+func blobHeaders(w http.ResponseWriter, desc v1.Descriptor) {
+	hdr := w.Header()
+	hdr.Set("Docker-Content-Digest", desc.Digest.String())
+	hdr.Set("Content-Type", "application/octet-stream")
+	hdr.Set("ETag", `"`+desc.Digest.String()+`"`)
+	hdr.Set("Cache-Control", "max-age=31536000")
+}
+
+// redirect answers 307 to the first URL the policy allows.
+func (h *Front) redirect(w http.ResponseWriter, r *http.Request, desc v1.Descriptor) {
+	var errs []error
+	for _, u := range desc.URLs {
+		if err := h.policy.Check(u); err != nil {
+			h.m.refusals.WithLabelValues("redirect").Inc()
+			errs = append(errs, err)
+			continue
+		}
+		h.m.redirects.Inc()
+		http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+		return
+	}
+	ocierr.Write(w, ocierr.Denied, fmt.Sprintf("no URL of foreign layer %s is allowed: %v", desc.Digest, errors.Join(errs...)), nil)
+}
+
+// serveCached serves from the cache, or joins (or starts) the one fetch of
+// the blob and streams it as it arrives.
+func (h *Front) serveCached(w *statusWriter, r *http.Request, desc v1.Descriptor) {
+	ctx := r.Context()
+	if b, err := h.cache.Open(ctx, desc.Digest); err == nil {
+		h.m.cacheHits.Inc()
+		h.sendFile(w, r, desc, b)
+		return
+	}
+	h.m.cacheMisses.Inc()
+	fl, joined, err := h.fetcher.join(ctx, desc)
+	if h.settled(w, r, desc, err) {
+		return
+	}
+	if joined {
+		h.m.joins.Inc()
+	}
+	if r.Header.Get("Range") != "" {
+		// A range is served once the whole blob has verified.
+		if err := fl.waitDone(ctx); !h.settled(w, r, desc, err) {
+			h.sendFromCache(w, r, desc)
+		}
+		return
+	}
+	rd, err := fl.newReader(ctx)
+	if h.settled(w, r, desc, err) {
+		return
+	}
+	defer rd.Close()
+	if h.settled(w, r, desc, fl.waitStart(ctx)) {
+		return
+	}
+	blobHeaders(w, desc)
+	w.Header().Set("Content-Length", strconv.FormatInt(desc.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	n, err := io.CopyBuffer(writerOnly{w}, rd, make([]byte, 256<<10))
+	h.m.servedBytes.WithLabelValues("flight").Add(float64(n))
+	if err != nil {
+		// The client must not see a complete body: cut the connection.
+		h.log.Warn("foreign layer response cut short", "digest", desc.Digest, "sent", n, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// settled answers for a step that failed, or found the blob already
+// cached, and reports whether it did.
+func (h *Front) settled(w *statusWriter, r *http.Request, desc v1.Descriptor, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, errUseCache):
+		h.sendFromCache(w, r, desc)
+	default:
+		h.fetchError(w, desc, err)
+	}
+	return true
+}
+
+func (h *Front) sendFromCache(w *statusWriter, r *http.Request, desc v1.Descriptor) {
+	b, err := h.cache.Open(r.Context(), desc.Digest)
+	if err != nil {
+		h.fetchError(w, desc, err)
+		return
+	}
+	h.sendFile(w, r, desc, b)
+}
+
+// sendFile serves a cached blob with Range and conditional support; an
+// *os.File goes out by sendfile.
+func (h *Front) sendFile(w *statusWriter, r *http.Request, desc v1.Descriptor, b store.Blob) {
+	defer b.Close()
+	blobHeaders(w, desc)
+	var content io.ReadSeeker = b
+	if f, ok := b.(interface{ OSFile() *os.File }); ok {
+		content = f.OSFile()
+	}
+	before := w.bytes
+	http.ServeContent(w, r, "", b.ModTime(), content)
+	h.m.servedBytes.WithLabelValues("cache").Add(float64(w.bytes - before))
+}
+
+// fetchError answers for a fetch that could not start.
+func (h *Front) fetchError(w http.ResponseWriter, desc v1.Descriptor, err error) {
+	msg := fmt.Sprintf("foreign layer %s could not be fetched from its URLs: %v", desc.Digest, err)
+	switch {
+	case errors.Is(err, ErrTooManyFetches):
+		w.Header().Set("Retry-After", "5")
+		ocierr.Write(w, ocierr.TooManyRequests, "too many foreign layers are being fetched at once (the server's --max-fetches); retry shortly", nil)
+	case errors.Is(err, fetch.ErrRefused):
+		h.m.refusals.WithLabelValues("fetch").Inc()
+		ocierr.Write(w, ocierr.Denied, msg, nil)
+	case allNotFound(err):
+		ocierr.Write(w, ocierr.BlobUnknown, msg, map[string]string{"digest": desc.Digest.String()})
+	default:
+		ocierr.WriteStatus(w, http.StatusBadGateway, ocierr.Unavailable, msg, nil)
+	}
+}
+
+// allNotFound reports whether every URL answered 404 or 410.
+func allNotFound(err error) bool {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var fe *fetch.Error
+		if !errors.As(e, &fe) || fe.Kind != fetch.ErrStatus || (fe.StatusCode != http.StatusNotFound && fe.StatusCode != http.StatusGone) {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
+// writerOnly hides ReadFrom, so a copy goes through our buffer.
+type writerOnly struct{ io.Writer }

@@ -1,0 +1,110 @@
+package front
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+)
+
+// statusWriter records the status and byte count of a response. It keeps
+// io.ReaderFrom, so that files still go out by sendfile.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// holdWriter holds a response back, up to max bytes, so the front can act
+// on the body before the client sees it. A larger body is passed through
+// as it comes, unheld.
+type holdWriter struct {
+	w           http.ResponseWriter
+	status      int
+	max         int64
+	buf         bytes.Buffer
+	passthrough bool
+}
+
+func (h *holdWriter) Header() http.Header { return h.w.Header() }
+
+func (h *holdWriter) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *holdWriter) Write(p []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	if h.passthrough {
+		return h.w.Write(p)
+	}
+	if int64(h.buf.Len()+len(p)) > h.max {
+		h.passthrough = true
+		h.w.WriteHeader(h.status)
+		if _, err := h.w.Write(h.buf.Bytes()); err != nil {
+			return 0, err
+		}
+		h.buf.Reset()
+		return h.w.Write(p)
+	}
+	return h.buf.Write(p)
+}
+
+// held returns the whole body, if it was held.
+func (h *holdWriter) held() ([]byte, bool) {
+	return h.buf.Bytes(), !h.passthrough
+}
+
+// release sends what was held.
+func (h *holdWriter) release() {
+	if h.passthrough {
+		return
+	}
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	h.w.WriteHeader(h.status)
+	_, _ = h.w.Write(h.buf.Bytes())
+}

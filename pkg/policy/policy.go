@@ -1,0 +1,160 @@
+// Package policy decides which foreign-layer URLs fl serve accepts and
+// fetches. The same policy runs twice: statically on every URL of a
+// manifest at PUT, and again when fetching, on every redirect hop and, after
+// DNS resolution, on every address dialled (an SSRF guard from
+// code.dny.dev/ssrf), so that a name that resolves to a private address, or
+// an allowed host that redirects to one, is refused without a connection.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"code.dny.dev/ssrf"
+
+	"github.com/foreignlayers/fl/pkg/fetch"
+)
+
+// ErrRefused is wrapped by every refusal.
+var ErrRefused = errors.New("URL refused by policy")
+
+// Policy is the URL policy. The zero value refuses plain http and private
+// networks and allows every https URL.
+type Policy struct {
+	Allow, Deny []*regexp.Regexp
+	// AllowHTTP allows plain http URLs.
+	AllowHTTP bool
+	// AllowPrivate turns the address guard off: loopback, private,
+	// link-local, CGNAT, multicast and unspecified addresses are allowed.
+	AllowPrivate bool
+	// AllowNetworks are prefixes allowed even though private.
+	AllowNetworks []netip.Prefix
+
+	guard *ssrf.Guardian
+}
+
+// New compiles a policy from flag values.
+func New(allow, deny []string, allowHTTP, allowPrivate bool, networks []string) (*Policy, error) {
+	p := &Policy{AllowHTTP: allowHTTP, AllowPrivate: allowPrivate}
+	for _, s := range allow {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, fmt.Errorf("--allow-url %q: %w", s, err)
+		}
+		p.Allow = append(p.Allow, re)
+	}
+	for _, s := range deny {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, fmt.Errorf("--deny-url %q: %w", s, err)
+		}
+		p.Deny = append(p.Deny, re)
+	}
+	for _, s := range networks {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("--allow-network %q: %w", s, err)
+		}
+		p.AllowNetworks = append(p.AllowNetworks, pfx.Masked())
+	}
+	return p, nil
+}
+
+func (p *Policy) guardian() *ssrf.Guardian {
+	if p.guard == nil {
+		var v4, v6 []netip.Prefix
+		for _, pfx := range p.AllowNetworks {
+			if pfx.Addr().Is4() {
+				v4 = append(v4, pfx)
+			} else {
+				v6 = append(v6, pfx)
+			}
+		}
+		p.guard = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
+	}
+	return p.guard
+}
+
+// Check applies the static rules to one URL: scheme, credentials, allow
+// and deny patterns, and (for IP literals) the address rules.
+func (p *Policy) Check(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not a URL: %v", ErrRefused, raw, err)
+	}
+	return p.CheckURL(u)
+}
+
+// CheckURL is Check on a parsed URL; it is also the fetch client's check
+// for every redirect hop.
+func (p *Policy) CheckURL(u *url.URL) error {
+	raw := u.String()
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && p.AllowHTTP:
+	case u.Scheme == "http":
+		return fmt.Errorf("%w: %s: plain http is not allowed (use https, or start fl serve with --allow-http)", ErrRefused, raw)
+	default:
+		return fmt.Errorf("%w: %s: scheme %q is not allowed (only https, and http with --allow-http)", ErrRefused, raw, u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%w: %s: no host", ErrRefused, raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%w: %s: URLs with credentials are not allowed", ErrRefused, u.Redacted())
+	}
+	for _, re := range p.Deny {
+		if re.MatchString(raw) {
+			return fmt.Errorf("%w: %s matches --deny-url %s", ErrRefused, raw, re)
+		}
+	}
+	if len(p.Allow) > 0 {
+		ok := false
+		for _, re := range p.Allow {
+			if re.MatchString(raw) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s matches no --allow-url pattern", ErrRefused, raw)
+		}
+	}
+	if p.AllowPrivate {
+		return nil
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(u.Hostname(), "["), "]")
+	if lh := strings.ToLower(strings.TrimSuffix(host, ".")); lh == "localhost" || strings.HasSuffix(lh, ".localhost") {
+		// RFC 6761: these names are loopback, whatever DNS says.
+		return fmt.Errorf("%w: %s: %s is a loopback name (start fl serve with --allow-private-networks)", ErrRefused, raw, host)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if err := p.guardian().SafeAddr(ip.Unmap()); err != nil {
+			return fmt.Errorf("%w: %s: %s is not a public address (start fl serve with --allow-private-networks, or --allow-network CIDR): %v", ErrRefused, raw, ip, err)
+		}
+	}
+	return nil
+}
+
+// dial is the guard run on every socket, after DNS resolution.
+func (p *Policy) dial(network, address string, c syscall.RawConn) error {
+	if err := p.guardian().Safe(network, address, c); err != nil {
+		return fmt.Errorf("%w: %w: dialling %s: %v (start fl serve with --allow-private-networks, or --allow-network CIDR)", fetch.ErrRefused, ErrRefused, address, err)
+	}
+	return nil
+}
+
+// FetchOptions make a fetch client enforce the policy on every request,
+// redirect hop and dialled address.
+func (p *Policy) FetchOptions() []fetch.Option {
+	opts := []fetch.Option{fetch.WithURLCheck(p.CheckURL)}
+	if !p.AllowPrivate {
+		opts = append(opts, fetch.WithDialControl(p.dial))
+	}
+	return opts
+}
