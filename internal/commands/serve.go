@@ -23,6 +23,7 @@ type serveOptions struct {
 	allowNetworks   []string
 	maxManifest     int64
 	maxFetches      int
+	fetchWait       time.Duration
 	fetchTimeout    time.Duration
 	htpasswd        string
 	authPulls       bool
@@ -74,6 +75,7 @@ and again at fetch time.`,
 	f.StringArrayVar(&o.allowNetworks, "allow-network", nil, "allow layer URLs on this private network, as a CIDR (repeatable)")
 	f.Int64Var(&o.maxManifest, "max-manifest-size", 4<<20, "largest manifest accepted, in bytes")
 	f.IntVar(&o.maxFetches, "max-fetches", 16, "most foreign layers fetched from upstream at once")
+	f.DurationVar(&o.fetchWait, "fetch-wait", 10*time.Second, "how long a request waits for a fetch slot when --max-fetches are in flight, before 429")
 	f.DurationVar(&o.fetchTimeout, "fetch-timeout", time.Hour, "longest one foreign layer fetch may take")
 	f.StringVar(&o.htpasswd, "htpasswd", "", "htpasswd file (bcrypt): pushes require these credentials")
 	f.BoolVar(&o.authPulls, "auth-pulls", false, "with --htpasswd, require credentials for pulls too")
@@ -94,7 +96,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals) error {
 	}
 	s, err := server.Start(cmd.Context(), server.Config{
 		Addr: o.addr, DataDir: o.dataDir, Upstream: o.upstream, Mode: mode, Policy: pol,
-		MaxManifestBytes: o.maxManifest, MaxFetches: o.maxFetches, FetchTimeout: o.fetchTimeout,
+		MaxManifestBytes: o.maxManifest, MaxFetches: o.maxFetches, FetchWait: o.fetchWait, FetchTimeout: o.fetchTimeout,
 		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey,
 		ShutdownTimeout: o.shutdownTimeout, Logger: g.logger,
 	})

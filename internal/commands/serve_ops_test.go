@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	"golang.org/x/crypto/bcrypt"
@@ -139,5 +140,38 @@ func TestServeManifestSizeLimit(t *testing.T) {
 	r := fl(t, "build", "-q", "-t", s.addr+"/big/x:1", "--layer", up.URL("/a.tar.gz"))
 	if r.code == 0 || !strings.Contains(r.stderr, "SIZE_INVALID") {
 		t.Errorf("oversized manifest: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// More fetches than --max-fetches wait for a slot, then get 429 with
+// Retry-After; the one in flight is unharmed.
+func TestServeMaxFetches(t *testing.T) {
+	up := testutil.NewUpstream(t)
+	a := testutil.Gzip(t, randomBytesTar(t, 1<<20))
+	b := testutil.Gzip(t, randomBytesTar(t, 1<<20))
+	up.Put("/a.tar.gz", a)
+	up.Put("/b.tar.gz", b)
+	s := serve(t, append(loopbackOK, "--max-fetches", "1", "--fetch-wait", "100ms")...)
+	la := buildTo(t, s.addr+"/slots/a:1", "--layer", up.URL("/a.tar.gz"))
+	lb := buildTo(t, s.addr+"/slots/b:1", "--layer", up.URL("/b.tar.gz"))
+	up.Throttle(20 * time.Millisecond) // a takes about 0.3 s
+
+	done := make(chan []byte)
+	go func() {
+		_, body, _ := blob(t, http.MethodGet, s.addr, "slots/a", la.Digest)
+		done <- body
+	}()
+	for metric(t, s.addr, "fl_upstream_fetches_in_flight") != "1" {
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp, body, _ := blob(t, http.MethodGet, s.addr, "slots/b", lb.Digest)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "TOOMANYREQUESTS") {
+		t.Errorf("second fetch: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if got := <-done; testutil.Sha256(got) != la.Digest {
+		t.Errorf("the fetch in flight was harmed")
+	}
+	if resp, _, _ := blob(t, http.MethodGet, s.addr, "slots/b", lb.Digest); resp.StatusCode != 200 {
+		t.Errorf("once the slot is free: %d", resp.StatusCode)
 	}
 }

@@ -144,61 +144,70 @@ func TestServeTamperedUpstream(t *testing.T) {
 // With the upstream stopped, a second fetch is served from the cache, also
 // after fl serve restarts.
 func TestServeCacheOutlivesUpstream(t *testing.T) {
-	up := testutil.NewUpstream(t)
-	gz := testutil.Gzip(t, testutil.Tar(t, map[string]string{"f": "cached"}))
-	up.Put("/rootfs.tar.gz", gz)
-	dataDir := t.TempDir()
-	s := serve(t, append(loopbackOK, "--data-dir", dataDir)...)
-	l := buildTo(t, s.addr+"/keep/x:1", "--layer", up.URL("/rootfs.tar.gz"))
-	if resp, body, _ := blob(t, http.MethodGet, s.addr, "keep/x", l.Digest); resp.StatusCode != 200 || !bytes.Equal(body, gz) {
-		t.Fatalf("first GET: %d", resp.StatusCode)
-	}
-	up.Close()
-	if resp, body, _ := blob(t, http.MethodGet, s.addr, "keep/x", l.Digest); resp.StatusCode != 200 || !bytes.Equal(body, gz) {
-		t.Fatalf("with the upstream down: %d", resp.StatusCode)
-	}
-	// A new process over the same data dir: the index and cache persist.
-	s2 := serve(t, append(loopbackOK, "--data-dir", dataDir)...)
-	if resp, body, _ := blob(t, http.MethodGet, s2.addr, "keep/x", l.Digest); resp.StatusCode != 200 || !bytes.Equal(body, gz) {
-		t.Fatalf("after a restart: %d", resp.StatusCode)
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			up := testutil.NewUpstream(t)
+			gz := testutil.Gzip(t, testutil.Tar(t, map[string]string{"f": "cached"}))
+			up.Put("/rootfs.tar.gz", gz)
+			dataDir := t.TempDir()
+			args := append(append([]string{"--data-dir", dataDir}, loopbackOK...), be.args(t)...)
+			s := serve(t, args...)
+			l := buildTo(t, s.addr+"/keep/x:1", "--layer", up.URL("/rootfs.tar.gz"))
+			if resp, body, _ := blob(t, http.MethodGet, s.addr, "keep/x", l.Digest); resp.StatusCode != 200 || !bytes.Equal(body, gz) {
+				t.Fatalf("first GET: %d", resp.StatusCode)
+			}
+			up.Close()
+			if resp, body, _ := blob(t, http.MethodGet, s.addr, "keep/x", l.Digest); resp.StatusCode != 200 || !bytes.Equal(body, gz) {
+				t.Fatalf("with the upstream down: %d", resp.StatusCode)
+			}
+			// A new process over the same data dir: the index and cache persist.
+			s2 := serve(t, args...)
+			if resp, body, _ := blob(t, http.MethodGet, s2.addr, "keep/x", l.Digest); resp.StatusCode != 200 || !bytes.Equal(body, gz) {
+				t.Fatalf("after a restart: %d", resp.StatusCode)
+			}
+		})
 	}
 }
 
 // 50 concurrent GETs of one uncached layer cause exactly one upstream
 // fetch, and every one of them gets the whole, verified blob.
 func TestServeFanOut(t *testing.T) {
-	up := testutil.NewUpstream(t)
-	gz := testutil.Gzip(t, randomBytesTar(t, 4<<20))
-	up.Put("/big.tar.gz", gz)
-	s := serve(t, loopbackOK...)
-	l := buildTo(t, s.addr+"/fan/x:1", "--layer", up.URL("/big.tar.gz"))
-	up.Throttle(5 * time.Millisecond) // about 0.3 s for the whole blob
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			up := testutil.NewUpstream(t)
+			gz := testutil.Gzip(t, randomBytesTar(t, 4<<20))
+			up.Put("/big.tar.gz", gz)
+			s := serve(t, append(loopbackOK, be.args(t)...)...)
+			l := buildTo(t, s.addr+"/fan/x:1", "--layer", up.URL("/big.tar.gz"))
+			up.Throttle(5 * time.Millisecond) // about 0.3 s for the whole blob
 
-	const clients = 50
-	var wg sync.WaitGroup
-	errs := make(chan string, clients)
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, body, err := blob(t, http.MethodGet, s.addr, "fan/x", l.Digest)
-			if resp.StatusCode != 200 || err != nil || testutil.Sha256(body) != l.Digest {
-				errs <- resp.Status
+			const clients = 50
+			var wg sync.WaitGroup
+			errs := make(chan string, clients)
+			for range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, body, err := blob(t, http.MethodGet, s.addr, "fan/x", l.Digest)
+					if resp.StatusCode != 200 || err != nil || testutil.Sha256(body) != l.Digest {
+						errs <- resp.Status
+					}
+				}()
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Errorf("a client did not get the blob: %s", e)
-	}
-	if n := up.Gets("/big.tar.gz"); n != 2 { // fl build's read, and one fetch
-		t.Errorf("%d upstream GETs, want fl build's and exactly one fetch", n)
-	}
-	joins, hits := metric(t, s.addr, "fl_singleflight_joins_total"), metric(t, s.addr, "fl_cache_hits_total")
-	t.Logf("joins %s, cache hits %s", joins, hits)
-	if metric(t, s.addr, `fl_upstream_fetches_total{outcome="ok"}`) != "1" {
-		t.Errorf("fetches metric = %s", metric(t, s.addr, `fl_upstream_fetches_total{outcome="ok"}`))
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Errorf("a client did not get the blob: %s", e)
+			}
+			if n := up.Gets("/big.tar.gz"); n != 2 { // fl build's read, and one fetch
+				t.Errorf("%d upstream GETs, want fl build's and exactly one fetch", n)
+			}
+			t.Logf("joins %s, cache hits %s", metric(t, s.addr, "fl_singleflight_joins_total"), metric(t, s.addr, "fl_cache_hits_total"))
+			if m := metric(t, s.addr, `fl_upstream_fetches_total{outcome="ok"}`); m != "1" {
+				t.Errorf("fetches metric = %s", m)
+			}
+		})
 	}
 }
 

@@ -104,7 +104,7 @@ func (h *Front) serveCached(w *statusWriter, r *http.Request, desc v1.Descriptor
 	blobHeaders(w, desc)
 	w.Header().Set("Content-Length", strconv.FormatInt(desc.Size, 10))
 	w.WriteHeader(http.StatusOK)
-	n, err := io.CopyBuffer(writerOnly{w}, rd, make([]byte, 256<<10))
+	n, err := io.CopyBuffer(writerOnly{w}, rd, make([]byte, 64<<10))
 	h.m.servedBytes.WithLabelValues("flight").Add(float64(n))
 	if err != nil {
 		// The client must not see a complete body: cut the connection.
@@ -156,7 +156,7 @@ func (h *Front) fetchError(w http.ResponseWriter, desc v1.Descriptor, err error)
 	switch {
 	case errors.Is(err, ErrTooManyFetches):
 		w.Header().Set("Retry-After", "5")
-		ocierr.Write(w, ocierr.TooManyRequests, "too many foreign layers are being fetched at once (the server's --max-fetches); retry shortly", nil)
+		ocierr.Write(w, ocierr.TooManyRequests, "too many foreign layers are being fetched at once (the server's --max-fetches and --fetch-wait); retry shortly", nil)
 	case errors.Is(err, fetch.ErrRefused):
 		h.m.refusals.WithLabelValues("fetch").Inc()
 		ocierr.Write(w, ocierr.Denied, msg, nil)

@@ -56,10 +56,13 @@ type Options struct {
 	FetchOptions     []fetch.Option
 	MaxManifestBytes int64
 	MaxFetches       int
-	FetchTimeout     time.Duration
-	Auth             *Auth
-	Registerer       prometheus.Registerer
-	Logger           *slog.Logger
+	// FetchWait is how long a request waits for a fetch slot when
+	// MaxFetches are in flight, before 429.
+	FetchWait    time.Duration
+	FetchTimeout time.Duration
+	Auth         *Auth
+	Registerer   prometheus.Registerer
+	Logger       *slog.Logger
 }
 
 // Front is the middleware.
@@ -92,6 +95,9 @@ func New(o Options) (*Front, error) {
 	if o.MaxFetches <= 0 {
 		o.MaxFetches = 16
 	}
+	if o.FetchWait <= 0 {
+		o.FetchWait = 10 * time.Second
+	}
 	if o.FetchTimeout <= 0 {
 		o.FetchTimeout = time.Hour
 	}
@@ -112,7 +118,7 @@ func New(o Options) (*Front, error) {
 	}
 	h.fetcher = &fetcher{
 		client: fetch.New(fetchOpts...), cache: o.Cache, sem: make(chan struct{}, o.MaxFetches),
-		wait: 10 * time.Second, timeout: o.FetchTimeout, log: o.Logger, m: m,
+		wait: o.FetchWait, timeout: o.FetchTimeout, log: o.Logger, m: m,
 		flights: map[v1.Hash]*flight{}, bad: map[v1.Hash]map[string]bool{},
 	}
 	return h, nil
