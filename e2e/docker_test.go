@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,4 +52,61 @@ func TestDockerPullThroughServe(t *testing.T) {
 			t.Errorf("%s: docker's diff_ids %v, want [%s]", mode, layers, testutil.Sha256(tarball))
 		}
 	}
+}
+
+// TestDockerRoundTripSave: fl build → fl serve → docker pull → docker
+// save. The saved layer is the upstream tarball's tar, byte for byte.
+func TestDockerRoundTripSave(t *testing.T) {
+	d := startDockerd(t)
+	up := testutil.NewUpstream(t)
+	tarball := testutil.Tar(t, map[string]string{"etc/os-release": "ID=roundtrip\n", "usr/share/doc/README": strings.Repeat("round trip\n", 1000)})
+	up.Put("/rootfs.tar.gz", testutil.Gzip(t, tarball))
+	addr := startServe(t, "--allow-http", "--allow-private-networks")
+	ref := addr + "/roundtrip/img:1"
+	run(t, flBin, "build", "-q", "-t", ref, "--layer", up.URL("/rootfs.tar.gz"))
+	if _, stderr, err := d.docker("pull", ref); err != nil {
+		t.Fatalf("docker pull: %v %s", err, stderr)
+	}
+	archive := filepath.Join(t.TempDir(), "saved.tar")
+	if _, stderr, err := d.docker("save", "-o", archive, ref); err != nil {
+		t.Fatalf("docker save: %v %s", err, stderr)
+	}
+	layers := savedLayers(t, archive)
+	if len(layers) != 1 || !bytes.Equal(layers[0], tarball) {
+		t.Fatalf("docker save has %d layers; the first is %d bytes, hashing to %s; the upstream tar is %d bytes, %s",
+			len(layers), len(layers[0]), testutil.Sha256(layers[0]), len(tarball), testutil.Sha256(tarball))
+	}
+}
+
+// savedLayers returns the raw layer files of a docker save archive, in
+// order.
+func savedLayers(t *testing.T, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	entries := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		entries[h.Name] = b
+	}
+	var manifest []struct{ Layers []string }
+	if err := json.Unmarshal(entries["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	var out [][]byte
+	for _, l := range manifest[0].Layers {
+		out = append(out, entries[l])
+	}
+	return out
 }

@@ -90,6 +90,13 @@ func tail(s string, n int) string {
 // test ends.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	addr, _ := startServeDir(t, args...)
+	return addr
+}
+
+// startServeDir is startServe, and also returns the data dir.
+func startServeDir(t *testing.T, args ...string) (string, string) {
+	t.Helper()
 	addr := testutil.FreeAddr(t)
 	dir := t.TempDir()
 	logf, _ := os.Create(filepath.Join(dir, "serve.log"))
@@ -111,5 +118,5 @@ func startServe(t *testing.T, args ...string) string {
 	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("fl serve not healthy: %v", err)
 	}
-	return addr
+	return addr, filepath.Join(dir, "data")
 }

@@ -30,6 +30,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if path := os.Getenv("FL_CLIENTS_REPORT"); path != "" {
+		if err := writeReport(path); err != nil {
+			fmt.Fprintln(os.Stderr, "writing the client report:", err)
+			code = 1
+		}
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -63,3 +69,5 @@ func tool(t *testing.T, name string) string {
 	_, here, _, _ := runtime.Caller(0)
 	return testutil.NeedBinary(t, filepath.Join(filepath.Dir(here), "..", ".tools", name))
 }
+
+func sha256Hex(b []byte) string { return testutil.Sha256(b) }

@@ -46,6 +46,20 @@ func (u *Upstream) Put(path string, content []byte) {
 	u.files[path] = content
 }
 
+// Delete makes path answer 404.
+func (u *Upstream) Delete(path string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.files, path)
+}
+
+// Get returns the content at path.
+func (u *Upstream) Get(path string) []byte {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.files[path]
+}
+
 // URL is the address of path, with host name localhost (some clients
 // refuse IP literals in layer URLs).
 func (u *Upstream) URL(path string) string {

@@ -160,28 +160,35 @@ func (h *Front) fetchError(w http.ResponseWriter, desc v1.Descriptor, err error)
 	case errors.Is(err, fetch.ErrRefused):
 		h.m.refusals.WithLabelValues("fetch").Inc()
 		ocierr.Write(w, ocierr.Denied, msg, nil)
-	case allNotFound(err):
+	case every(err, notFound):
 		ocierr.Write(w, ocierr.BlobUnknown, msg, map[string]string{"digest": desc.Digest.String()})
+	case every(err, func(e error) bool { return errors.Is(e, ErrDigestMismatch) }):
+		// Final, not retryable: no URL has the content the digest names.
+		ocierr.Write(w, ocierr.BlobUnknown, "foreign layer "+desc.Digest.String()+": every URL serves content that does not match the digest: "+err.Error(), map[string]string{"digest": desc.Digest.String()})
 	default:
 		ocierr.WriteStatus(w, http.StatusBadGateway, ocierr.Unavailable, msg, nil)
 	}
 }
 
-// allNotFound reports whether every URL answered 404 or 410.
-func allNotFound(err error) bool {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+// every reports whether each of the joined errors of a failed fetch (one
+// per URL) satisfies ok.
+func every(err error, ok func(error) bool) bool {
+	errs := []error{err}
+	if j, isJoin := err.(interface{ Unwrap() []error }); isJoin {
 		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
 	}
 	for _, e := range errs {
-		var fe *fetch.Error
-		if !errors.As(e, &fe) || fe.Kind != fetch.ErrStatus || (fe.StatusCode != http.StatusNotFound && fe.StatusCode != http.StatusGone) {
+		if !ok(e) {
 			return false
 		}
 	}
 	return len(errs) > 0
+}
+
+// notFound reports whether a URL answered 404 or 410.
+func notFound(e error) bool {
+	var fe *fetch.Error
+	return errors.As(e, &fe) && fe.Kind == fetch.ErrStatus && (fe.StatusCode == http.StatusNotFound || fe.StatusCode == http.StatusGone)
 }
 
 // writerOnly hides ReadFrom, so a copy goes through our buffer.

@@ -40,8 +40,11 @@ type fetcher struct {
 
 	mu      sync.Mutex
 	flights map[v1.Hash]*flight
-	bad     map[v1.Hash]map[string]bool // URLs that served wrong content
+	bad     map[v1.Hash]map[string]time.Time // URLs that served wrong content, until when
 }
+
+// badFor is how long a URL that served wrong content is skipped.
+const badFor = 10 * time.Minute
 
 type flightState int
 
@@ -124,7 +127,7 @@ func (f *fetcher) run(fl *flight, file *os.File) {
 	var errs []error
 	for _, u := range fl.desc.URLs {
 		if f.isBad(fl.desc.Digest, u) {
-			errs = append(errs, fmt.Errorf("%s: skipped: it served content that did not match before", u))
+			errs = append(errs, fmt.Errorf("%w: %s served content that did not match within the last %v; skipped", ErrDigestMismatch, u, badFor))
 			continue
 		}
 		start := time.Now()
@@ -232,16 +235,24 @@ func (f *fetcher) finish(ctx context.Context, fl *flight, file *os.File) {
 func (f *fetcher) isBad(d v1.Hash, u string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.bad[d][u]
+	until, ok := f.bad[d][u]
+	if ok && time.Now().After(until) {
+		delete(f.bad[d], u)
+		if len(f.bad[d]) == 0 {
+			delete(f.bad, d)
+		}
+		return false
+	}
+	return ok
 }
 
 func (f *fetcher) markBad(d v1.Hash, u string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.bad[d] == nil {
-		f.bad[d] = map[string]bool{}
+		f.bad[d] = map[string]time.Time{}
 	}
-	f.bad[d][u] = true
+	f.bad[d][u] = time.Now().Add(badFor)
 }
 
 func (fl *flight) progress(n int64) {

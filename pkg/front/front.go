@@ -119,7 +119,7 @@ func New(o Options) (*Front, error) {
 	h.fetcher = &fetcher{
 		client: fetch.New(fetchOpts...), cache: o.Cache, sem: make(chan struct{}, o.MaxFetches),
 		wait: o.FetchWait, timeout: o.FetchTimeout, log: o.Logger, m: m,
-		flights: map[v1.Hash]*flight{}, bad: map[v1.Hash]map[string]bool{},
+		flights: map[v1.Hash]*flight{}, bad: map[v1.Hash]map[string]time.Time{},
 	}
 	return h, nil
 }
