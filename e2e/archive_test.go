@@ -1,12 +1,11 @@
 package e2e
 
 import (
-	"archive/tar"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"testing"
+
+	"github.com/foreignlayers/fl/internal/testutil"
 )
 
 // dockerArchiveFiles reads a `docker save` style archive and returns the
@@ -14,24 +13,8 @@ import (
 func dockerArchiveFiles(t *testing.T, path string) (got, error) {
 	t.Helper()
 	entries := map[string][]byte{}
-	f, err := os.Open(path)
-	if err != nil {
-		return got{}, err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return got{}, err
-		}
-		if h.Typeflag == tar.TypeReg {
-			b, _ := io.ReadAll(tr)
-			entries[trimDot(h.Name)] = b
-		}
+	for name, b := range testutil.TarFile(t, path) {
+		entries[trimDot(name)] = b
 	}
 	var manifest []struct{ Layers []string }
 	if err := json.Unmarshal(entries["manifest.json"], &manifest); err != nil || len(manifest) != 1 {

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"archive/tar"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,22 +77,9 @@ func TestBuildPushToDockerRegistryReadWithCrane(t *testing.T) {
 
 func readTar(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	out := map[string]string{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		out[strings.TrimPrefix(h.Name, "./")] = string(b)
+	for name, b := range testutil.TarFile(t, path) {
+		out[strings.TrimPrefix(name, "./")] = string(b)
 	}
+	return out
 }

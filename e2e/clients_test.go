@@ -39,6 +39,9 @@ type wantLayer struct{ digest, diffID string }
 // runClient runs a client program with a time limit and returns stdout;
 // on failure, the error carries the program's own words.
 func runClient(timeout time.Duration, env []string, name string, args ...string) (string, error) {
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,24 +79,7 @@ func TestDockerRoundTripSave(t *testing.T) {
 // order.
 func savedLayers(t *testing.T, path string) [][]byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	entries := map[string][]byte{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		entries[h.Name] = b
-	}
+	entries := testutil.TarFile(t, path)
 	var manifest []struct{ Layers []string }
 	if err := json.Unmarshal(entries["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
 		t.Fatalf("manifest.json: %v", err)

@@ -35,3 +35,14 @@ func tarNames(t *testing.T, l v1.Layer) []string {
 		names = append(names, h.Name)
 	}
 }
+
+func mustPlatform(t *testing.T, s string) v1.Platform {
+	t.Helper()
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *p
+}
+
+func ptr[T any](v T) *T { return &v }

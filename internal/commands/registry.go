@@ -10,6 +10,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/foreignlayers/fl/pkg/fetch"
+	"github.com/foreignlayers/fl/pkg/imageref"
+	"github.com/foreignlayers/fl/pkg/mirror"
+	"github.com/foreignlayers/fl/pkg/progress"
+	"github.com/foreignlayers/fl/pkg/source"
 )
 
 // registryFlags are the flags of commands that talk to registries.
@@ -42,4 +46,17 @@ func (r *registryFlags) remoteOptions(ctx context.Context) []remote.Option {
 // credentials.
 func (g *globals) fetchClient() *fetch.Client {
 	return fetch.New(fetch.WithLogger(g.logger), fetch.WithUserAgent(fmt.Sprintf("fl/%s", version())))
+}
+
+// fetcher downloads foreign layers for copy and save: from the source
+// layout, then the source registry, then the layers' URLs.
+func (g *globals) fetcher(ctx context.Context, src imageref.Ref, reg *registryFlags, bars *progress.Reporter) *mirror.Fetcher {
+	f := &mirror.Fetcher{Client: g.fetchClient(), Remote: reg.remoteOptions(ctx), Progress: bars, Logger: g.logger}
+	if src.Registry != nil {
+		repo := src.Registry.Context()
+		f.Registry = &repo
+	} else {
+		f.Local = source.LayoutBlobs(src.Layout)
+	}
+	return f
 }

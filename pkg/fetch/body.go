@@ -27,7 +27,7 @@ type Body struct {
 	timedOut  atomic.Bool
 	validator string // ETag or Last-Modified, for If-Range
 	ranges    bool   // server advertised Accept-Ranges: bytes
-	hops      []string
+	hops      []Hop
 	finalURL  string
 
 	offset  int64
@@ -40,8 +40,8 @@ func (b *Body) URL() string { return b.url }
 // FinalURL is the URL that answered, after redirects.
 func (b *Body) FinalURL() string { return b.finalURL }
 
-// Redirects is the chain of redirect targets followed, in order.
-func (b *Body) Redirects() []string { return b.hops }
+// Redirects is the chain of redirects followed, in order.
+func (b *Body) Redirects() []Hop { return b.hops }
 
 // Size is the Content-Length of the whole body, or -1 if the server did
 // not say.

@@ -176,9 +176,15 @@ func (c *Client) parse(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
+// Hop is one redirect followed: the status that redirected, and where to.
+type Hop struct {
+	Status int    `json:"status"`
+	URL    string `json:"url"`
+}
+
 // do sends one request, following redirects under the client's rules.
 // It records the redirect chain in *hops.
-func (c *Client) do(req *http.Request, hops *[]string) (*http.Response, error) {
+func (c *Client) do(req *http.Request, hops *[]Hop) (*http.Response, error) {
 	hc := *c.hc
 	hc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
 		if len(via) > c.cfg.maxRedirects {
@@ -195,7 +201,11 @@ func (c *Client) do(req *http.Request, hops *[]string) (*http.Response, error) {
 		// Never carry credentials across hops, whatever the host.
 		r.Header.Del("Authorization")
 		r.Header.Del("Cookie")
-		*hops = append(*hops, r.URL.String())
+		status := 0
+		if r.Response != nil {
+			status = r.Response.StatusCode
+		}
+		*hops = append(*hops, Hop{Status: status, URL: r.URL.String()})
 		return nil
 	}
 	req.Header.Set("User-Agent", c.cfg.userAgent)

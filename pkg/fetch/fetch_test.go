@@ -211,7 +211,7 @@ func TestRedirectsDropCredentialsAndAreChecked(t *testing.T) {
 	if string(got) != "ok" || sawAuth.Load() {
 		t.Errorf("got %q, credentials forwarded: %v", got, sawAuth.Load())
 	}
-	if len(b.Redirects()) != 1 || b.FinalURL() != target.URL+"/blob" {
+	if len(b.Redirects()) != 1 || b.Redirects()[0].Status != http.StatusTemporaryRedirect || b.FinalURL() != target.URL+"/blob" {
 		t.Errorf("redirects %v final %s", b.Redirects(), b.FinalURL())
 	}
 

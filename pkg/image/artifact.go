@@ -31,6 +31,9 @@ type Manifest struct {
 	Raw        []byte
 	ConfigDesc v1.Descriptor
 	Config     []byte
+	// ConfigBlob, if set, is the config as a blob of a source registry, so
+	// that a copy can mount it instead of uploading it.
+	ConfigBlob v1.Layer
 	Layers     []Layer
 }
 

@@ -24,7 +24,7 @@ func explainPut(ref name.Reference, m *image.Manifest, err error) error {
 	}
 	foreign := map[string]bool{}
 	for _, l := range m.Layers {
-		if l.Foreign() {
+		if image.IsForeign(l.Descriptor) {
 			foreign[l.Descriptor.Digest.String()] = true
 		}
 	}
@@ -75,7 +75,7 @@ func (e *urlsRejected) Error() string {
 	return fmt.Sprintf("%v: %s answered %s (%q) to a manifest whose layers live at URLs.\n"+
 		"The reference registry (distribution, registry:2, docker-registry) refuses every layer URL unless its config allows them:\n"+
 		"  validation:\n    manifests:\n      urls:\n        allow:\n          - ^https?://\n"+
-		"Other registries have a setting of the same kind (docs/CONFIGURATION.md); `fl serve` accepts them as they are.",
+		"Other registries have a setting of the same kind (docs/CONFIGURATION.md); `fl serve` accepts them as they are. To copy into a registry that must refuse them, `fl copy --strip-urls` makes the layers ordinary blobs (the digest changes).",
 		ErrURLsRejected, e.registry, e.code, e.message)
 }
 

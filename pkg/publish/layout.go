@@ -3,10 +3,13 @@ package publish
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -49,12 +52,8 @@ func (l *Layout) Publish(ctx context.Context, a *image.Artifact) (ref string, er
 			if err := ctx.Err(); err != nil {
 				return "", err
 			}
-			rc, err := layer.Blob.Compressed()
-			if err != nil {
-				return "", fmt.Errorf("reading layer %s: %w", layer.Descriptor.Digest, err)
-			}
-			if err := p.WriteBlob(layer.Descriptor.Digest, rc); err != nil {
-				return "", fmt.Errorf("writing layer %s: %w", layer.Descriptor.Digest, err)
+			if err := writeLayer(p, layer); err != nil {
+				return "", err
 			}
 		}
 		if err := writeBytes(p, m.Descriptor.Digest, m.Raw); err != nil {
@@ -99,8 +98,55 @@ func openLayout(dir string) (layout.Path, bool, error) {
 }
 
 func writeBytes(p layout.Path, h v1.Hash, b []byte) error {
-	if err := p.WriteBlob(h, io.NopCloser(bytes.NewReader(b))); err != nil {
+	if err := writeBlob(p, h, int64(len(b)), bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("writing blob %s: %w", h, err)
 	}
 	return nil
+}
+
+func writeLayer(p layout.Path, l image.Layer) error {
+	rc, err := l.Blob.Compressed()
+	if err != nil {
+		return fmt.Errorf("reading layer %s: %w", l.Descriptor.Digest, err)
+	}
+	defer rc.Close()
+	if err := writeBlob(p, l.Descriptor.Digest, l.Descriptor.Size, rc); err != nil {
+		return fmt.Errorf("writing layer %s: %w", l.Descriptor.Digest, err)
+	}
+	return nil
+}
+
+// writeBlob writes a blob into the layout atomically: into a temporary
+// file, checked for size and digest, then renamed into place. A blob
+// already there is kept. (layout.WriteBlob writes in place, so a failed
+// download would leave a partial blob that later writes take as present.)
+func writeBlob(p layout.Path, h v1.Hash, size int64, r io.Reader) error {
+	dir := filepath.Join(string(p), "blobs", h.Algorithm)
+	final := filepath.Join(dir, h.Hex)
+	if fi, err := os.Stat(final); err == nil && fi.Size() == size {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-"+h.Hex+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	hasher := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, hasher), r)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if n != size {
+		return fmt.Errorf("got %d bytes, want %d", n, size)
+	}
+	if got := hex.EncodeToString(hasher.Sum(nil)); h.Algorithm == "sha256" && got != h.Hex {
+		return fmt.Errorf("content has digest sha256:%s, want %s", got, h)
+	}
+	return os.Rename(tmp.Name(), final)
 }

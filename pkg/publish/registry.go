@@ -57,7 +57,11 @@ func (r *Registry) uploadBlobs(ctx context.Context, repo name.Repository, a *ima
 	for _, m := range a.Manifests {
 		if !seen[m.ConfigDesc.Digest] {
 			seen[m.ConfigDesc.Digest] = true
-			blobs = append(blobs, static.NewLayer(m.Config, m.ConfigDesc.MediaType))
+			if m.ConfigBlob != nil {
+				blobs = append(blobs, m.ConfigBlob)
+			} else {
+				blobs = append(blobs, static.NewLayer(m.Config, m.ConfigDesc.MediaType))
+			}
 		}
 		for _, l := range m.Layers {
 			if l.Foreign() || seen[l.Descriptor.Digest] {
@@ -67,6 +71,10 @@ func (r *Registry) uploadBlobs(ctx context.Context, repo name.Repository, a *ima
 			blobs = append(blobs, l.Blob)
 		}
 	}
+	// Which blobs to upload is decided above: every one with content. Left
+	// to itself, go-containerregistry would skip a materialized foreign
+	// layer because of its media type, and the copy would lack it.
+	opts = append(opts, remote.WithNondistributable)
 	g, _ := errgroup.WithContext(ctx)
 	g.SetLimit(max(r.Jobs, 1))
 	for _, b := range blobs {
