@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry"
 	"log/slog"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	"github.com/foreignlayers/fl/pkg/backend"
 )
 
@@ -38,4 +44,19 @@ func serveDistribution(addr, dir string) error {
 		return err
 	}
 	return http.ListenAndServe(addr, h)
+}
+
+// serveDistributionStock runs distribution v3 as `registry serve` does:
+// its own server, default logging and access log (to the process's log
+// file here).
+func serveDistributionStock(addr, dir string) error {
+	cfg, err := configuration.Parse(strings.NewReader(fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", dir, addr)))
+	if err != nil {
+		return err
+	}
+	r, err := registry.NewRegistry(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	return r.ListenAndServe()
 }

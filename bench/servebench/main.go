@@ -23,7 +23,9 @@ import (
 func main() {
 	// Re-executed as a baseline server.
 	baseline := flag.String("serve-file", "", "internal: serve this file with http.ServeContent")
-	distribution := flag.String("serve-distribution", "", "internal: run distribution v3 on this data dir")
+	distribution := flag.String("serve-distribution", "", "internal: run distribution v3, as fl embeds it, on this data dir")
+	stock := flag.String("serve-distribution-stock", "", "internal: run distribution v3's own server, default config, on this data dir")
+	only := flag.String("only", "", "run only this part: warm, cold or redirect")
 	addr := flag.String("addr", "", "internal: address for -serve-file / -serve-distribution")
 
 	flBin := flag.String("fl", "", "path of the fl binary")
@@ -38,11 +40,13 @@ func main() {
 		err = serveFile(*addr, *baseline)
 	case *distribution != "":
 		err = serveDistribution(*addr, *distribution)
+	case *stock != "":
+		err = serveDistributionStock(*addr, *stock)
 	case *flBin == "":
 		fmt.Fprintln(os.Stderr, "usage: servebench -fl PATH [-d 8s] [-clients 200] [-cold-mib 256]")
 		os.Exit(2)
 	default:
-		err = run(config{fl: *flBin, registry: *registryBin, duration: *duration, clients: *clients, coldSize: int64(*coldMiB) << 20})
+		err = run(config{fl: *flBin, registry: *registryBin, duration: *duration, clients: *clients, coldSize: int64(*coldMiB) << 20, only: *only})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "servebench:", err)

@@ -22,6 +22,7 @@ type config struct {
 	fl, registry, duration string
 	clients                int
 	coldSize               int64
+	only                   string
 }
 
 // layer is one test layer: a file served by the upstream, and its digest.
@@ -72,15 +73,40 @@ func run(c config) error {
 		return err
 	}
 	defer dist.stop()
+	stock, stockAddr, err := start("distribution-stock", "/v2/", self, "-serve-distribution-stock", filepath.Join(work, "stock"), "-addr", "ADDR")
+	if err != nil {
+		return err
+	}
+	defer stock.stop()
 	for _, l := range warm {
-		if err := pushBlob(distAddr+"/bench/x", l.path); err != nil {
-			return err
+		for _, a := range []string{distAddr, stockAddr} {
+			if err := pushBlob(a+"/bench/x", l.path); err != nil {
+				return err
+			}
 		}
 	}
 
+	if c.only == "" || c.only == "warm" {
+		if err := warmRuns(c, warm, flAddr, baseAddr, distAddr, stockAddr); err != nil {
+			return err
+		}
+		fmt.Printf("\nfl serve peak RSS after the warm runs: %.0f MiB\n\n", fl.peakRSS())
+	}
+	if c.only == "" || c.only == "cold" {
+		if err := coldFanOut(c, up, work, distAddr); err != nil {
+			return err
+		}
+	}
+	if c.only == "" || c.only == "redirect" {
+		return redirectMode(c, up, work, warm[0])
+	}
+	return nil
+}
+
+func warmRuns(c config, warm []*layer, flAddr, baseAddr, distAddr, stockAddr string) error {
 	fmt.Printf("## Warm: cached foreign blob, wrk -t2 -c32 -d%s\n\n", c.duration)
-	fmt.Println("| blob | fl serve | http.ServeContent | distribution v3 (ordinary blob) | fl / ServeContent | fl / distribution |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| blob | fl serve | http.ServeContent | distribution v3, stock server | distribution v3, as fl embeds it | fl / ServeContent | fl / stock distribution | fl / embedded distribution |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, l := range warm {
 		hexd := strings.TrimPrefix(l.digest, "sha256:")
 		flR, err := wrk(c.duration, "http://"+flAddr+"/v2/bench/x/blobs/"+l.digest)
@@ -91,18 +117,17 @@ func run(c config) error {
 		if err != nil {
 			return err
 		}
+		stockR, err := wrk(c.duration, "http://"+stockAddr+"/v2/bench/x/blobs/"+l.digest)
+		if err != nil {
+			return err
+		}
 		distR, err := wrk(c.duration, "http://"+distAddr+"/v2/bench/x/blobs/"+l.digest)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("| %s | %.0f req/s | %.0f req/s | %.0f req/s | %.2f× | %.1f× |\n", l.name, flR.rps, baseR.rps, distR.rps, flR.rps/baseR.rps, flR.rps/distR.rps)
+		fmt.Printf("| %s | %.0f req/s | %.0f req/s | %.0f req/s | %.0f req/s | %.2f× | %.1f× | %.1f× |\n", l.name, flR.rps, baseR.rps, stockR.rps, distR.rps, flR.rps/baseR.rps, flR.rps/stockR.rps, flR.rps/distR.rps)
 	}
-	fmt.Printf("\nfl serve peak RSS after the warm runs: %.0f MiB\n\n", fl.peakRSS())
-
-	if err := coldFanOut(c, up, work, distAddr); err != nil {
-		return err
-	}
-	return redirectMode(c, up, work, warm[0])
+	return nil
 }
 
 // coldFanOut: c.clients concurrent GETs of one uncached layer, through fl

@@ -3,6 +3,7 @@ package commands
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -54,9 +55,14 @@ func serve(t *testing.T, args ...string) *serving {
 		}
 	}
 	t.Cleanup(stop)
+	scheme, probe := "http", http.DefaultClient
+	if slices.Contains(args, "--tls-cert") {
+		scheme = "https"
+		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + s.addr + "/healthz")
+		resp, err := probe.Get(scheme + "://" + s.addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			break

@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"net/http"
 	"os"
@@ -173,5 +176,74 @@ func TestServeMaxFetches(t *testing.T) {
 	}
 	if resp, _, _ := blob(t, http.MethodGet, s.addr, "slots/b", lb.Digest); resp.StatusCode != 200 {
 		t.Errorf("once the slot is free: %d", resp.StatusCode)
+	}
+}
+
+// --tls-cert and --tls-key serve https, and only https.
+func TestServeTLS(t *testing.T) {
+	certFile, keyFile, cert := testutil.SelfSignedCert(t, t.TempDir())
+	s := serve(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Get("https://" + s.addr + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+		t.Errorf("https /v2/: %d %+v", resp.StatusCode, resp.TLS)
+	}
+	if resp, err := http.Get("http://" + s.addr + "/v2/"); err == nil && resp.StatusCode == 200 {
+		t.Errorf("plain http was served on the TLS port")
+	}
+	// A certificate without its key is refused at start.
+	if r := fl(t, "serve", "--data-dir", t.TempDir(), "--tls-cert", certFile, "--tls-key", certFile); r.code == 0 {
+		t.Errorf("a bad key was accepted")
+	}
+}
+
+// With --upstream, the upstream registry does the auth: credentials pass
+// through, its challenges come back, and a client it would refuse gets no
+// foreign layer from the front's cache either. No credential ever reaches
+// a layer URL's host.
+func TestServeUpstreamAuth(t *testing.T) {
+	up := testutil.NewUpstream(t)
+	gz := testutil.Gzip(t, testutil.Tar(t, map[string]string{"a": "private"}))
+	up.Put("/a.tar.gz", gz)
+	pw := htpasswd(t, "bob", "hunter2")
+	reg := testutil.DockerRegistryWith(t, testutil.AllowLocalhost, "auth:\n  htpasswd:\n    realm: upstream-realm\n    path: "+pw+"\n")
+	s := serve(t, append(loopbackOK, "--upstream", "http://"+reg)...)
+
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if r := fl(t, "build", "-q", "-t", s.addr+"/private/x:1", "--layer", up.URL("/a.tar.gz")); r.code == 0 {
+		t.Fatal("an anonymous push through the front succeeded")
+	}
+	dockerConfig(t, s.addr, "bob", "hunter2")
+	l := buildTo(t, s.addr+"/private/x:1", "--layer", up.URL("/a.tar.gz"))
+
+	// Anonymous: the upstream's own challenge, for the manifest and for
+	// the foreign layer, though the front has it cached after this:
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.addr+"/v2/private/x/blobs/"+l.Digest, nil)
+	req.SetBasicAuth("bob", "hunter2")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("authorized blob GET: %d", resp.StatusCode)
+	}
+	resp, body, _ := blob(t, http.MethodGet, s.addr, "private/x", l.Digest)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "upstream-realm") || bytes.Equal(body, gz) {
+		t.Errorf("anonymous GET of a cached foreign layer: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://"+s.addr+"/v2/private/x/blobs/"+l.Digest, nil)
+	req.SetBasicAuth("bob", "wrong")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong password: %v %v", err, resp)
+	}
+	if up.Credentials() != 0 {
+		t.Errorf("%d requests to the layer URL's host carried credentials", up.Credentials())
 	}
 }

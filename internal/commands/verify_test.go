@@ -109,6 +109,23 @@ func TestVerify(t *testing.T) {
 	if r := fl(t, "verify", reg+"/rot/mixed:1", reg+"/rot/dead:1"); r.code != 1 || !strings.Contains(r.stdout, "0 healthy, 1 unhealthy") || !strings.Contains(r.stderr, "rot/dead:1 has unhealthy foreign layers") {
 		t.Errorf("unhealthy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A URL whose certificate does not verify: a TLS error.
+	tlsUp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "", time.Unix(1700000000, 0), bytes.NewReader(gz))
+	}))
+	defer tlsUp.Close()
+	plain := testutil.NewUpstream(t)
+	plain.Put("/x.tar.gz", gz)
+	mustFL(t, "build", "-q", "-t", reg+"/rot/tls:1", "--layer", plain.URL("/x.tar.gz")+","+tlsUp.URL+"/x.tar.gz")
+	r = fl(t, "verify", "--json", reg+"/rot/tls:1")
+	var tlsReports []verify.Report
+	if err := json.Unmarshal([]byte(r.stdout), &tlsReports); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if res := tlsReports[0].Layers[0].URLs[1]; res.Status != verify.TLSError || !strings.Contains(res.Detail, "certificate") {
+		t.Errorf("self-signed URL: %+v", res)
+	}
+
 	// The check itself cannot run: exit 2.
 	for _, ref := range []string{"Not A Ref", reg + "/rot/nosuch:1", "oci-layout:/nonexistent"} {
 		if r := fl(t, "verify", ref); r.code != 2 {

@@ -45,6 +45,13 @@ const (
 // URL.
 func DockerRegistry(t testing.TB, allow string) string {
 	t.Helper()
+	return DockerRegistryWith(t, allow, "")
+}
+
+// DockerRegistryWith is DockerRegistry with more configuration (YAML
+// appended to the file), such as an auth section.
+func DockerRegistryWith(t testing.TB, allow, extra string) string {
+	t.Helper()
 	bin := NeedBinary(t, DockerRegistryBin)
 	dir := t.TempDir()
 	addr := FreeAddr(t)
@@ -62,6 +69,7 @@ http:
 	if allow != RefuseURLs {
 		cfg += fmt.Sprintf("validation:\n  manifests:\n    urls:\n      allow:\n        - '%s'\n", allow)
 	}
+	cfg += extra
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,15 @@ type Upstream struct {
 	files    map[string][]byte
 	gets     map[string]int
 	throttle time.Duration
+	creds    int // requests that carried Authorization or Cookie
+}
+
+// Credentials is how many requests carried an Authorization or Cookie
+// header: a layer URL's host must never see a registry's credentials.
+func (u *Upstream) Credentials() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.creds
 }
 
 // Throttle makes whole-file GETs send 64 KiB every d, so that concurrent
@@ -79,6 +88,9 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	b, ok := u.files[r.URL.Path]
 	if r.Method == http.MethodGet {
 		u.gets[r.URL.Path]++
+	}
+	if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
+		u.creds++
 	}
 	throttle := u.throttle
 	u.mu.Unlock()

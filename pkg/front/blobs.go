@@ -30,6 +30,9 @@ func (h *Front) serveForeign(w *statusWriter, r *http.Request, rt route) bool {
 	if err != nil {
 		return false
 	}
+	if h.authz != nil && !h.authz.allow(w, r, rt.repo) {
+		return true
+	}
 	if r.Method == http.MethodHead {
 		blobHeaders(w, desc)
 		w.Header().Set("Content-Length", strconv.FormatInt(desc.Size, 10))

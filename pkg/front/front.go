@@ -61,8 +61,12 @@ type Options struct {
 	FetchWait    time.Duration
 	FetchTimeout time.Duration
 	Auth         *Auth
-	Registerer   prometheus.Registerer
-	Logger       *slog.Logger
+	// AuthorizeUpstream makes the front ask the backend whether a client
+	// may pull a repository before serving its foreign layers (for
+	// --upstream, whose registry does the auth).
+	AuthorizeUpstream bool
+	Registerer        prometheus.Registerer
+	Logger            *slog.Logger
 }
 
 // Front is the middleware.
@@ -73,6 +77,7 @@ type Front struct {
 	policy      *policy.Policy
 	mode        Mode
 	auth        *Auth
+	authz       *upstreamAuthz
 	maxManifest int64
 	fetcher     *fetcher
 	m           *metrics
@@ -115,6 +120,9 @@ func New(o Options) (*Front, error) {
 	h := &Front{
 		backend: o.Backend, index: o.Index, cache: o.Cache, policy: o.Policy, mode: o.Mode,
 		auth: o.Auth, maxManifest: o.MaxManifestBytes, m: m, log: o.Logger,
+	}
+	if o.AuthorizeUpstream {
+		h.authz = newUpstreamAuthz(o.Backend)
 	}
 	h.fetcher = &fetcher{
 		client: fetch.New(fetchOpts...), cache: o.Cache, sem: make(chan struct{}, o.MaxFetches),

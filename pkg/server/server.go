@@ -148,7 +148,7 @@ func handler(ctx context.Context, cfg Config) (http.Handler, error) {
 	f, err := front.New(front.Options{
 		Backend: be, Index: idx, Cache: cache, Policy: cfg.Policy, Mode: cfg.Mode,
 		FetchOptions: cfg.FetchOptions, MaxManifestBytes: cfg.MaxManifestBytes, MaxFetches: cfg.MaxFetches,
-		FetchWait: cfg.FetchWait, FetchTimeout: cfg.FetchTimeout, Auth: auth, Registerer: reg, Logger: cfg.Logger,
+		FetchWait: cfg.FetchWait, FetchTimeout: cfg.FetchTimeout, Auth: auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
