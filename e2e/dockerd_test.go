@@ -39,15 +39,7 @@ func startDockerd(t *testing.T) *dockerd {
 	}
 	d := &dockerd{host: "unix://" + sock}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		stopGracefully(cmd, 20*time.Second)
 		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
 			t.Logf("dockerd log (tail):\n%s", tail(string(b), 40))
@@ -119,4 +111,18 @@ func startServeDir(t *testing.T, args ...string) (string, string) {
 		t.Fatalf("fl serve not healthy: %v", err)
 	}
 	return addr, filepath.Join(dir, "data")
+}
+
+// stopGracefully interrupts a daemon and waits for it, killing it if it
+// has not stopped within d.
+func stopGracefully(cmd *exec.Cmd, d time.Duration) {
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
