@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -146,10 +147,21 @@ var limitationDocs = map[string]string{
 	"regctl": "with `--include-external` it copies layers that have `urls`; it pulls through fl serve in every case here.",
 }
 
-// shorten keeps the last line of a client's error that says most, capped.
+var (
+	logPrefix = regexp.MustCompile(`time="?[^ "]+"? level=\w+ msg="?`)
+	hostPort  = regexp.MustCompile(`(localhost|127\.0\.0\.1):\d+`)
+	tempPath  = regexp.MustCompile(`/tmp/[^ "]+`)
+)
+
+// shorten keeps the last line of a client's error that says most, capped,
+// without what changes from run to run (times, ports, temporary paths).
 func shorten(s string) string {
 	parts := strings.Split(s, " / ")
 	s = parts[len(parts)-1]
+	s = logPrefix.ReplaceAllString(s, "")
+	s = strings.TrimSuffix(s, `"`)
+	s = hostPort.ReplaceAllString(s, "$1:PORT")
+	s = tempPath.ReplaceAllString(s, "/tmp/…")
 	if len(s) > 220 {
 		s = s[:220] + "…"
 	}
