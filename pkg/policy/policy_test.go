@@ -1,0 +1,78 @@
+package policy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	strict, err := New(nil, nil, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patterns, err := New([]string{`^https://cdimage\.ubuntu\.com/`, `^https://mirror\.example/`}, []string{`/secret/`}, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lax, err := New(nil, nil, true, false, []string{"10.1.0.0/16", "fd00::/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := New(nil, nil, true, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p    *Policy
+		url  string
+		want string // "" for allowed, else a piece of the refusal
+	}{
+		{strict, "https://cdimage.ubuntu.com/x.tar.gz", ""},
+		{strict, "http://cdimage.ubuntu.com/x.tar.gz", "plain http"},
+		{strict, "file:///etc/passwd", `scheme "file"`},
+		{strict, "gopher://x/", `scheme "gopher"`},
+		{strict, "https://user:pw@example.com/x", "credentials"},
+		{strict, "https://127.0.0.1/x", "not a public address"},
+		{strict, "https://[::1]/x", "not a public address"},
+		{strict, "https://[::ffff:127.0.0.1]/x", "not a public address"},
+		{strict, "https://10.0.0.1/x", "not a public address"},
+		{strict, "https://169.254.169.254/latest/", "not a public address"},
+		{strict, "https://100.64.0.1/x", "not a public address"},
+		{strict, "https://0.0.0.0/x", "not a public address"},
+		{strict, "https://localhost/x", "loopback name"},
+		{strict, "https://api.LOCALHOST./x", "loopback name"},
+		{strict, "https://8.8.8.8/x", ""},
+		{strict, "https:///nohost", "no host"},
+		{patterns, "https://cdimage.ubuntu.com/a.tar.gz", ""},
+		{patterns, "https://mirror.example/secret/a.tar.gz", "--deny-url"},
+		{patterns, "https://evil.example/a.tar.gz", "no --allow-url"},
+		{lax, "http://10.1.2.3/x", ""},
+		{lax, "http://10.2.0.1/x", "not a public address"},
+		{lax, "http://[fd00::1]/x", ""},
+		{open, "http://127.0.0.1:8080/x", ""},
+		{open, "ftp://127.0.0.1/x", `scheme "ftp"`},
+	} {
+		err := tc.p.Check(tc.url)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tc.url, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrRefused)):
+			t.Errorf("%s: err = %v, want %q", tc.url, err, tc.want)
+		}
+	}
+}
+
+func TestNewRejectsBadFlags(t *testing.T) {
+	t.Parallel()
+	if _, err := New([]string{"("}, nil, false, false, nil); err == nil {
+		t.Error("bad --allow-url accepted")
+	}
+	if _, err := New(nil, []string{"[z-a]"}, false, false, nil); err == nil {
+		t.Error("bad --deny-url accepted")
+	}
+	if _, err := New(nil, nil, false, false, []string{"10.0.0.0/33"}); err == nil {
+		t.Error("bad --allow-network accepted")
+	}
+}
