@@ -114,6 +114,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globals) error {
 	defer os.RemoveAll(tmp)
 
 	bars := progress.New(g.stderr, !g.quiet)
+	restore := g.logAbove(bars)
 	b := &build.Builder{
 		Fetch:    g.fetchClient(),
 		Remote:   o.reg.remoteOptions(ctx),
@@ -126,6 +127,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globals) error {
 	}
 	art, err := b.Build(ctx, spec)
 	bars.Wait()
+	restore()
 	if err != nil {
 		return err
 	}

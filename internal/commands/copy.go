@@ -61,6 +61,7 @@ stdout gets the destination reference by digest.`,
 				return err
 			}
 			bars := progress.New(g.stderr, !g.quiet)
+			defer g.logAbove(bars)()
 			defer bars.Wait()
 			if materialize || stripURLs {
 				if err := mirror.Materialize(ctx, art, g.fetcher(ctx, src, &reg, bars)); err != nil {

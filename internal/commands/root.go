@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 
 	"github.com/spf13/cobra"
 )
@@ -36,6 +37,33 @@ type globals struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	logger    *slog.Logger
+	logOut    *swapWriter
+}
+
+// swapWriter is where logs go: stderr, or above the progress bars while
+// they are drawn.
+type swapWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *swapWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// logAbove sends logs through w (progress bars) until the returned func
+// is called.
+func (g *globals) logAbove(w io.Writer) func() {
+	g.logOut.mu.Lock()
+	g.logOut.w = w
+	g.logOut.mu.Unlock()
+	return func() {
+		g.logOut.mu.Lock()
+		g.logOut.w = g.stderr
+		g.logOut.mu.Unlock()
+	}
 }
 
 // New returns fl's root command, writing results to stdout and logs to
@@ -75,11 +103,12 @@ func (g *globals) setup() error {
 		level = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	g.logOut = &swapWriter{w: g.stderr}
 	switch g.logFormat {
 	case "text":
-		g.logger = slog.New(slog.NewTextHandler(g.stderr, opts))
+		g.logger = slog.New(slog.NewTextHandler(g.logOut, opts))
 	case "json":
-		g.logger = slog.New(slog.NewJSONHandler(g.stderr, opts))
+		g.logger = slog.New(slog.NewJSONHandler(g.logOut, opts))
 	default:
 		return fmt.Errorf("--log-format %q: use text or json", g.logFormat)
 	}

@@ -74,6 +74,7 @@ A docker tarball holds one platform: --platform picks it from an index
 				}
 			}
 			bars := progress.New(g.stderr, !g.quiet)
+			defer g.logAbove(bars)()
 			defer bars.Wait()
 			if err := mirror.Materialize(ctx, art, g.fetcher(ctx, ref, &reg, bars)); err != nil {
 				return err

@@ -14,7 +14,8 @@ import (
 
 // Reporter hands out bars. The zero value draws nothing.
 type Reporter struct {
-	p *mpb.Progress
+	p   *mpb.Progress
+	out io.Writer
 }
 
 // Bar tracks one stream.
@@ -27,9 +28,23 @@ type Bar struct {
 func New(w io.Writer, enabled bool) *Reporter {
 	f, ok := w.(*os.File)
 	if !enabled || !ok || !term.IsTerminal(int(f.Fd())) {
-		return &Reporter{}
+		return &Reporter{out: w}
 	}
-	return &Reporter{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))}
+	return &Reporter{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40)), out: w}
+}
+
+// Write prints above the bars while they are drawn, so that log lines do
+// not tear them; otherwise it writes straight to the output.
+func (r *Reporter) Write(b []byte) (int, error) {
+	if r.p != nil {
+		if n, err := r.p.Write(b); err == nil {
+			return n, nil
+		}
+	}
+	if r.out == nil {
+		return len(b), nil
+	}
+	return r.out.Write(b)
 }
 
 // Start adds a bar named name for a stream of total bytes (-1 or 0 when
