@@ -21,7 +21,6 @@ var (
 	ErrTimeout    = errors.New("timed out")
 	ErrStatus     = errors.New("unexpected HTTP status")
 	ErrChanged    = errors.New("content changed while downloading")
-	ErrTooLarge   = errors.New("more bytes than expected")
 	ErrRefused    = errors.New("refused by policy")
 	ErrNoURL      = errors.New("no URL to fetch")
 	ErrBadURL     = errors.New("invalid URL")

@@ -48,9 +48,7 @@ func (a *upstreamAuthz) allow(w http.ResponseWriter, r *http.Request, repo strin
 	rec := httptest.NewRecorder()
 	a.backend.ServeHTTP(rec, probe)
 	allowed := rec.Code != http.StatusUnauthorized && rec.Code != http.StatusForbidden
-	a.mu.Lock()
-	a.answers[key] = authzAnswer{allowed: allowed, until: time.Now().Add(a.ttl)}
-	a.mu.Unlock()
+	a.remember(key, allowed)
 	if !allowed {
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
@@ -59,4 +57,25 @@ func (a *upstreamAuthz) allow(w http.ResponseWriter, r *http.Request, repo strin
 		_, _ = w.Write(rec.Body.Bytes())
 	}
 	return allowed
+}
+
+// maxAnswers bounds the memory of answers: bearer tokens change every few
+// minutes, so keys keep coming.
+const maxAnswers = 4096
+
+func (a *upstreamAuthz) remember(key [32]byte, allowed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if len(a.answers) >= maxAnswers {
+		for k, v := range a.answers {
+			if now.After(v.until) {
+				delete(a.answers, k)
+			}
+		}
+		if len(a.answers) >= maxAnswers {
+			clear(a.answers) // all fresh: start over rather than grow
+		}
+	}
+	a.answers[key] = authzAnswer{allowed: allowed, until: now.Add(a.ttl)}
 }

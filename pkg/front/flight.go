@@ -276,27 +276,35 @@ func (fl *flight) setLocked(s flightState, err error) {
 	fl.wake = make(chan struct{})
 }
 
-// snapshot returns the flight's state and a channel closed at its next
-// change.
-func (fl *flight) snapshot() (written int64, started bool, st flightState, err error, wake <-chan struct{}) {
+// snap is a flight's state at one moment, and a channel closed at its
+// next change.
+type snap struct {
+	written int64
+	started bool
+	state   flightState
+	err     error
+	wake    <-chan struct{}
+}
+
+func (fl *flight) snapshot() snap {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	return fl.written, fl.started, fl.state, fl.err, fl.wake
+	return snap{fl.written, fl.started, fl.state, fl.err, fl.wake}
 }
 
 // wait blocks until the flight has written its first byte or ended.
 // It returns the flight's error if it failed.
 func (fl *flight) waitStart(ctx context.Context) error {
 	for {
-		_, started, st, err, wake := fl.snapshot()
-		if st == failed {
-			return err
+		s := fl.snapshot()
+		if s.state == failed {
+			return s.err
 		}
-		if started {
+		if s.started {
 			return nil
 		}
 		select {
-		case <-wake:
+		case <-s.wake:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -306,15 +314,15 @@ func (fl *flight) waitStart(ctx context.Context) error {
 // waitDone blocks until the flight has ended.
 func (fl *flight) waitDone(ctx context.Context) error {
 	for {
-		_, _, st, err, wake := fl.snapshot()
-		switch st {
+		s := fl.snapshot()
+		switch s.state {
 		case failed:
-			return err
+			return s.err
 		case verified:
 			return nil
 		}
 		select {
-		case <-wake:
+		case <-s.wake:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -351,10 +359,11 @@ type flightReader struct {
 func (r *flightReader) Read(p []byte) (int, error) {
 	size := r.fl.desc.Size
 	for {
-		written, _, st, err, wake := r.fl.snapshot()
-		switch st {
+		s := r.fl.snapshot()
+		written := s.written
+		switch s.state {
 		case failed:
-			return 0, err
+			return 0, s.err
 		case verified:
 			written = size
 		default:
@@ -368,11 +377,11 @@ func (r *flightReader) Read(p []byte) (int, error) {
 			}
 			return n, rerr
 		}
-		if st == verified {
+		if s.state == verified {
 			return 0, io.EOF
 		}
 		select {
-		case <-wake:
+		case <-s.wake:
 		case <-r.ctx.Done():
 			return 0, r.ctx.Err()
 		}
