@@ -13,35 +13,107 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/foreignlayers/fl/pkg/name"
 )
 
-// ErrNotFound is returned for a blob or descriptor that is not there.
-var ErrNotFound = errors.New("not found")
+// Errors, for errors.Is.
+var (
+	// ErrNotFound is returned for a blob or descriptor that is not there.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a repository already knows the digest with another size.
+	ErrConflict = errors.New("conflicting descriptor")
+	// ErrTooLarge: a blob is larger than the cache can ever hold.
+	ErrTooLarge = errors.New("blob is larger than the cache")
+	// ErrNoSpace: room for a blob cannot be made now (the cache is full of
+	// blobs in use, or the filesystem is short of free space).
+	ErrNoSpace = errors.New("no space in the cache")
+	// ErrInUse: a blob being read or written cannot be removed.
+	ErrInUse = errors.New("blob in use")
+)
 
-// Index remembers, per repository, the layer descriptors that carry urls.
+// Index remembers, per repository, the descriptors with urls that the
+// manifests stored in that repository declare. It is written only after
+// the backend has stored (or served) a manifest.
 type Index interface {
-	// Record adds descriptors to repo's index. A descriptor already known
-	// gains any new urls, in order after the ones it had.
-	Record(ctx context.Context, repo string, descs []v1.Descriptor) error
-	// Lookup returns the descriptor of digest in repo, or ErrNotFound.
-	Lookup(ctx context.Context, repo string, digest v1.Hash) (v1.Descriptor, error)
+	// Record notes that manifest, stored in repo, declares descs (each
+	// with urls). A digest that repo already knows with another size is
+	// ErrConflict, and then nothing of this call is recorded. The URLs of
+	// a digest are the union over the manifests that declare it, in the
+	// order first seen.
+	Record(ctx context.Context, repo name.Repository, manifest v1.Hash, descs []v1.Descriptor) error
+	// Forget drops what manifest declared in repo (the manifest was
+	// deleted): a digest no manifest of repo declares any more is
+	// removed, and URLs only manifest declared are dropped. Forgetting an
+	// unknown manifest is not an error.
+	Forget(ctx context.Context, repo name.Repository, manifest v1.Hash) error
+	// Remove drops digest from repo (the blob was deleted), whatever
+	// manifests declare it; ErrNotFound if repo did not know it.
+	Remove(ctx context.Context, repo name.Repository, digest v1.Hash) error
+	// Lookup returns the descriptor of digest in repo, with its merged
+	// URLs, or ErrNotFound. The result shares no memory with the index.
+	Lookup(ctx context.Context, repo name.Repository, digest v1.Hash) (v1.Descriptor, error)
 }
 
-// Blob is a cached blob, open for reading.
+// Blob is a cached blob, open for reading. A blob is never evicted while
+// it is open.
 type Blob interface {
 	io.ReadSeekCloser
+	io.ReaderAt
 	Size() int64
 	ModTime() time.Time
+	// Sources are the URLs (in the policy's canonical form) the blob was
+	// fetched from and verified, newest last.
+	Sources() []string
 }
 
-// Cache keeps verified blobs by digest.
+// Writer is a blob being written into the cache. Nothing of it is
+// visible to Open before Commit.
+type Writer interface {
+	io.Writer
+	// NewReader reads what has been written so far, for requests that
+	// follow a fetch in flight. Reading past what was written gives
+	// io.EOF, and a later read may find more.
+	NewReader() (ReaderAtCloser, error)
+	// Commit makes the written bytes the blob, once the caller has
+	// verified their size and digest; source is the URL they came from.
+	// Committing a digest that is cached already adds source to its
+	// Sources and keeps one copy.
+	Commit(ctx context.Context, source string) error
+	// Cancel discards what was written and releases its reservation. It
+	// may be called more than once, and after Commit it does nothing.
+	Cancel() error
+}
+
+// ReaderAtCloser reads at offsets and is closed after use.
+type ReaderAtCloser interface {
+	io.ReaderAt
+	io.Closer
+}
+
+// Stats describe a cache's use.
+type Stats struct {
+	Blobs    int   // committed blobs
+	Bytes    int64 // bytes of committed blobs
+	Reserved int64 // bytes reserved by writers in progress
+	Max      int64 // the capacity
+	Evicted  int64 // blobs evicted since start
+}
+
+// Cache keeps verified blobs by digest, within a capacity.
 type Cache interface {
-	// Open returns the blob, or ErrNotFound.
+	// Open returns the blob, or ErrNotFound; it counts as a use for the
+	// least-recently-used eviction.
 	Open(ctx context.Context, digest v1.Hash) (Blob, error)
-	// Commit takes a verified file that was written under SpoolDir and
-	// makes it the blob for digest, atomically: a reader sees the whole
-	// blob or none.
-	Commit(ctx context.Context, digest v1.Hash, spoolPath string) error
-	// SpoolDir is where blobs are written while they are fetched.
-	SpoolDir() string
+	// Create starts writing the blob of digest, size bytes long, after
+	// reserving its room: ErrTooLarge if size exceeds the capacity,
+	// ErrNoSpace if the room cannot be made by evicting least recently
+	// used blobs that nobody reads. Nothing is written before the
+	// reservation succeeds.
+	Create(ctx context.Context, digest v1.Hash, size int64) (Writer, error)
+	// Remove deletes a committed blob: ErrNotFound if it is not there,
+	// ErrInUse while it is open.
+	Remove(ctx context.Context, digest v1.Hash) error
+	// Stats reports the cache's use.
+	Stats() Stats
 }
