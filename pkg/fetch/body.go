@@ -100,7 +100,7 @@ func (b *Body) release() {
 }
 
 func (b *Body) resumable() bool {
-	return b.resumes+1 < b.c.cfg.attempts && b.ranges && b.offset > 0
+	return b.resumes+1 < b.c.cfg.resumes && b.ranges && b.offset > 0
 }
 
 func (b *Body) readError(err error) error {
@@ -118,7 +118,11 @@ func (b *Body) connect(offset int64) error {
 	cfg := b.c.cfg
 	backoff := cfg.backoff
 	var last error
-	for attempt := 1; attempt <= cfg.attempts; attempt++ {
+	attempts := cfg.attempts
+	if offset > 0 {
+		attempts = cfg.resumes
+	}
+	for attempt := 1; attempt <= attempts; attempt++ {
 		if attempt > 1 {
 			cfg.logger.WarnContext(b.ctx, "fetch failed, retrying", "url", b.url, "attempt", attempt, "err", last)
 			if err := sleep(b.ctx, backoff); err != nil {
@@ -159,8 +163,9 @@ func (b *Body) attempt(offset int64) error {
 		want = http.StatusPartialContent
 	}
 	if resp.StatusCode != want {
-		drain(resp.Body)
+		// Not drained: an error body that stalls must not hold the fetch.
 		cancel()
+		_ = resp.Body.Close()
 		if offset > 0 && resp.StatusCode == http.StatusOK {
 			return &Error{URL: b.url, Kind: ErrChanged, Err: errors.New("the server no longer honours the Range request")}
 		}
@@ -168,8 +173,8 @@ func (b *Body) attempt(offset int64) error {
 	}
 	if offset > 0 {
 		if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
-			drain(resp.Body)
 			cancel()
+			_ = resp.Body.Close()
 			return &Error{URL: b.url, Kind: ErrChanged, Err: fmt.Errorf("asked for bytes from %d, got Content-Range %q", offset, resp.Header.Get("Content-Range"))}
 		}
 	} else {

@@ -25,7 +25,8 @@ type config struct {
 	connectTimeout time.Duration
 	headerTimeout  time.Duration
 	readTimeout    time.Duration
-	attempts       int
+	attempts       int // for a new request
+	resumes        int // for resuming a body part way
 	backoff        time.Duration
 	maxRedirects   int
 	userAgent      string
@@ -59,9 +60,15 @@ func WithTimeouts(connect, header, read time.Duration) Option {
 func WithRetries(attempts int, backoff time.Duration) Option {
 	return func(c *config) {
 		c.attempts = max(attempts, 1)
+		c.resumes = c.attempts
 		c.backoff = backoff
 	}
 }
+
+// WithNoRetries makes a new request fail at its first failure, so that a
+// caller with other URLs tries the next one at once; a body broken part
+// way still resumes.
+func WithNoRetries() Option { return func(c *config) { c.attempts = 1 } }
 
 // WithMaxRedirects sets how many redirect hops a request may follow.
 func WithMaxRedirects(n int) Option { return func(c *config) { c.maxRedirects = n } }
@@ -92,6 +99,7 @@ func New(opts ...Option) *Client {
 		headerTimeout:  30 * time.Second,
 		readTimeout:    60 * time.Second,
 		attempts:       4,
+		resumes:        4,
 		backoff:        500 * time.Millisecond,
 		maxRedirects:   5,
 		userAgent:      "fl",

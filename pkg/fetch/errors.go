@@ -102,7 +102,10 @@ func retryable(err error) bool {
 		return false
 	}
 	switch fe.Kind {
-	case ErrConnect, ErrTimeout:
+	case ErrConnect:
+		// Nobody listens: the next mirror, not a retry.
+		return !errors.Is(fe.Err, syscall.ECONNREFUSED)
+	case ErrTimeout:
 		return true
 	case ErrStatus:
 		return fe.StatusCode == http.StatusTooManyRequests || fe.StatusCode >= 500

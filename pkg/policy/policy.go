@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 
 	"code.dny.dev/ssrf"
@@ -35,7 +36,8 @@ type Policy struct {
 	// AllowNetworks are prefixes allowed even though private.
 	AllowNetworks []netip.Prefix
 
-	guard *ssrf.Guardian
+	guardOnce sync.Once
+	guard     *ssrf.Guardian
 }
 
 // New compiles a policy from flag values.
@@ -66,7 +68,7 @@ func New(allow, deny []string, allowHTTP, allowPrivate bool, networks []string) 
 }
 
 func (p *Policy) guardian() *ssrf.Guardian {
-	if p.guard == nil {
+	p.guardOnce.Do(func() {
 		var v4, v6 []netip.Prefix
 		for _, pfx := range p.AllowNetworks {
 			if pfx.Addr().Is4() {
@@ -76,23 +78,61 @@ func (p *Policy) guardian() *ssrf.Guardian {
 			}
 		}
 		p.guard = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
-	}
+	})
 	return p.guard
 }
 
 // Check applies the static rules to one URL: scheme, credentials, allow
-// and deny patterns, and (for IP literals) the address rules.
+// and deny patterns, and (for IP literals) the address rules. The rules
+// see the URL's canonical form (see Canonical).
 func (p *Policy) Check(raw string) error {
+	_, err := p.Canonical(raw)
+	return err
+}
+
+// Canonical checks raw and returns the canonical form that the rules
+// matched, which is the form to fetch or hand out.
+func (p *Policy) Canonical(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%w: %q is not a URL: %v", ErrRefused, raw, err)
+		return "", fmt.Errorf("%w: %q is not a URL: %v", ErrRefused, raw, err)
 	}
-	return p.CheckURL(u)
+	c := Canonicalize(u)
+	if err := p.check(c); err != nil {
+		return "", err
+	}
+	return c.String(), nil
+}
+
+// Canonicalize returns the canonical form of u, the form the allow and deny
+// patterns match: scheme and host lower-cased, a trailing dot of the host
+// dropped, the scheme's default port (443 for https, 80 for http) dropped.
+// Path, query and fragment are kept as they are.
+func Canonicalize(u *url.URL) *url.URL {
+	c := *u
+	c.Scheme = strings.ToLower(c.Scheme)
+	host, port := c.Hostname(), c.Port()
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if port == "443" && c.Scheme == "https" || port == "80" && c.Scheme == "http" {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	c.Host = host
+	return &c
 }
 
 // CheckURL is Check on a parsed URL; it is also the fetch client's check
 // for every redirect hop.
 func (p *Policy) CheckURL(u *url.URL) error {
+	return p.check(Canonicalize(u))
+}
+
+func (p *Policy) check(u *url.URL) error {
 	raw := u.String()
 	switch {
 	case u.Scheme == "https":

@@ -76,3 +76,39 @@ func TestNewRejectsBadFlags(t *testing.T) {
 		t.Error("bad --allow-network accepted")
 	}
 }
+
+func TestCanonicalForm(t *testing.T) {
+	t.Parallel()
+	deny, err := New(nil, []string{`^https://evil\.example/`}, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, err := New([]string{`^https://good\.example/`}, nil, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"HTTPS://EVIL.EXAMPLE/x", "https://Evil.Example./x", "https://evil.example:443/x", "HTTPS://evil.EXAMPLE.:443/x"} {
+		if err := deny.Check(raw); err == nil || !strings.Contains(err.Error(), "--deny-url") {
+			t.Errorf("%s slipped past --deny-url: %v", raw, err)
+		}
+	}
+	for raw, want := range map[string]string{
+		"https://GOOD.example:443/A/b?Q=1": "https://good.example/A/b?Q=1",
+		"https://good.example./x":          "https://good.example/x",
+	} {
+		got, err := allow.Canonical(raw)
+		if err != nil || got != want {
+			t.Errorf("Canonical(%s) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"https://good.example:8443/x", "https://good.example.evil/x", "http://good.example/x"} {
+		if err := allow.Check(raw); err == nil {
+			t.Errorf("%s allowed", raw)
+		}
+	}
+	if got, _ := New(nil, nil, true, true, nil); got != nil {
+		if c, err := got.Canonical("http://[::1]:80/x"); err != nil || c != "http://[::1]/x" {
+			t.Errorf("IPv6 canonical = %q, %v", c, err)
+		}
+	}
+}
