@@ -60,3 +60,17 @@ func setFlag(fs *pflag.FlagSet, f *pflag.Flag, v any) error {
 	}
 	return fs.Set(f.Name, fmt.Sprint(v))
 }
+
+// changedFlags records the flags given on the command line, with every
+// value of repeatable ones, so the settings can be read again later.
+func changedFlags(cmd *cobra.Command) map[string][]string {
+	out := map[string][]string{}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			out[f.Name] = sv.GetSlice()
+			return
+		}
+		out[f.Name] = []string{f.Value.String()}
+	})
+	return out
+}

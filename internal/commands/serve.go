@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,12 +25,19 @@ type serveOptions struct {
 	allowPrivate    bool
 	allowNetworks   []string
 	maxManifest     int64
+	maxBlob         byteSize
+	cacheMax        byteSize
+	cacheMinFree    byteSize
 	maxFetches      int
 	fetchWait       time.Duration
 	fetchTimeout    time.Duration
+	fetchGrace      time.Duration
+	fetchIdle       time.Duration
+	failureTTL      time.Duration
 	htpasswd        string
 	authPulls       bool
 	tlsCert, tlsKey string
+	metricsAddr     string
 	shutdownTimeout time.Duration
 }
 
@@ -54,14 +64,20 @@ and again at fetch time.`,
   fl serve --config /etc/fl/serve.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cli := changedFlags(cmd)
 			if o.config != "" {
 				if err := applyConfigFile(cmd, o.config); err != nil {
 					return err
 				}
 			}
-			return o.run(cmd, g)
+			return o.run(cmd, g, cli)
 		},
 	}
+	o.flags(cmd)
+	return cmd
+}
+
+func (o *serveOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", "", "YAML file that sets any of these flags (docs/CONFIGURATION.md)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:5000", "address to listen on")
@@ -74,34 +90,93 @@ and again at fetch time.`,
 	f.BoolVar(&o.allowPrivate, "allow-private-networks", false, "allow layer URLs on loopback, private, link-local and other non-public addresses")
 	f.StringArrayVar(&o.allowNetworks, "allow-network", nil, "allow layer URLs on this private network, as a CIDR (repeatable)")
 	f.Int64Var(&o.maxManifest, "max-manifest-size", 4<<20, "largest manifest accepted, in bytes")
+	o.maxBlob, o.cacheMax, o.cacheMinFree = 16<<30, 20<<30, 1<<30
+	f.Var(&o.maxBlob, "max-blob-size", "largest size a layer with urls may declare (checked at manifest PUT)")
+	f.Var(&o.cacheMax, "cache-max-size", "most disk the foreign-layer cache uses; least recently used layers are evicted")
+	f.Var(&o.cacheMinFree, "cache-min-free", "free disk space the cache never takes")
 	f.IntVar(&o.maxFetches, "max-fetches", 16, "most foreign layers fetched from upstream at once")
 	f.DurationVar(&o.fetchWait, "fetch-wait", 10*time.Second, "how long a request waits for a fetch slot when --max-fetches are in flight, before 429")
 	f.DurationVar(&o.fetchTimeout, "fetch-timeout", time.Hour, "longest one foreign layer fetch may take")
+	f.DurationVar(&o.fetchGrace, "fetch-grace", 10*time.Second, "how long a fetch goes on after its last client left, before it is cancelled")
+	f.DurationVar(&o.fetchIdle, "fetch-idle-timeout", 30*time.Second, "how long a layer URL may send nothing before fl serve tries the next URL")
+	f.DurationVar(&o.failureTTL, "fetch-failure-ttl", 30*time.Second, "how long a failed fetch is remembered and answered again without contacting the URLs")
 	f.StringVar(&o.htpasswd, "htpasswd", "", "htpasswd file (bcrypt): pushes require these credentials")
 	f.BoolVar(&o.authPulls, "auth-pulls", false, "with --htpasswd, require credentials for pulls too")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics and /healthz on this address of their own, without auth")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for responses in flight")
-	return cmd
 }
 
-func (o *serveOptions) run(cmd *cobra.Command, g *globals) error {
+func (o *serveOptions) policy() (*policy.Policy, error) {
+	return policy.New(o.allowURL, o.denyURL, o.allowHTTP, o.allowPrivate, o.allowNetworks)
+}
+
+func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]string) error {
 	mode, err := front.ParseMode(o.foreign)
 	if err != nil {
 		return err
 	}
-	pol, err := policy.New(o.allowURL, o.denyURL, o.allowHTTP, o.allowPrivate, o.allowNetworks)
+	pol, err := o.policy()
 	if err != nil {
 		return err
 	}
-	s, err := server.Start(cmd.Context(), server.Config{
+	ctx := cmd.Context()
+	s, err := server.Start(ctx, server.Config{
 		Addr: o.addr, DataDir: o.dataDir, Upstream: o.upstream, Mode: mode, Policy: pol,
-		MaxManifestBytes: o.maxManifest, MaxFetches: o.maxFetches, FetchWait: o.fetchWait, FetchTimeout: o.fetchTimeout,
-		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey,
+		MaxManifestBytes: o.maxManifest, MaxBlobSize: int64(o.maxBlob), CacheMaxSize: int64(o.cacheMax), CacheMinFree: int64(o.cacheMinFree),
+		MaxFetches: o.maxFetches, FetchWait: o.fetchWait, FetchTimeout: o.fetchTimeout,
+		FetchGrace: o.fetchGrace, FetchIdleTimeout: o.fetchIdle, FailureTTL: o.failureTTL,
+		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey, MetricsAddr: o.metricsAddr,
 		ShutdownTimeout: o.shutdownTimeout, Logger: g.logger,
 	})
 	if err != nil {
 		return err
 	}
-	return s.Wait()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-hup:
+			if err := o.reload(g, s, cli); err != nil {
+				g.logger.Error("SIGHUP: reload failed; the previous settings stay", "err", err)
+				continue
+			}
+			g.logger.Info("SIGHUP: reloaded the URL policy and the htpasswd file", "config", o.config, "htpasswd", o.htpasswd)
+		}
+	}
+}
+
+// reload reads the settings again as at start (the command line, then the
+// --config file) and puts the URL policy and the htpasswd users in force.
+func (o *serveOptions) reload(g *globals, s *server.Server, cli map[string][]string) error {
+	fresh := newServe(g)
+	for name, values := range cli {
+		for _, v := range values {
+			if err := fresh.Flags().Set(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	if o.config != "" {
+		if err := applyConfigFile(fresh, o.config); err != nil {
+			return err
+		}
+	}
+	o2 := fresh.Flags()
+	allow, _ := o2.GetStringArray("allow-url")
+	deny, _ := o2.GetStringArray("deny-url")
+	allowHTTP, _ := o2.GetBool("allow-http")
+	allowPrivate, _ := o2.GetBool("allow-private-networks")
+	nets, _ := o2.GetStringArray("allow-network")
+	pol, err := policy.New(allow, deny, allowHTTP, allowPrivate, nets)
+	if err != nil {
+		return err
+	}
+	return s.Reload(pol)
 }

@@ -24,6 +24,8 @@ type serving struct {
 	addr    string
 	dataDir string
 	stderr  *syncBuffer
+	// stop stops the server (it also stops when the test ends).
+	stop func()
 }
 
 // serve runs `fl serve ARGS` until the test ends (or stop is called) and
@@ -55,6 +57,7 @@ func serve(t *testing.T, args ...string) *serving {
 		}
 	}
 	t.Cleanup(stop)
+	s.stop = stop
 	scheme, probe := "http", http.DefaultClient
 	if slices.Contains(args, "--tls-cert") {
 		scheme = "https"

@@ -162,6 +162,7 @@ func TestServeCacheOutlivesUpstream(t *testing.T) {
 				t.Fatalf("with the upstream down: %d", resp.StatusCode)
 			}
 			// A new process over the same data dir: the index and cache persist.
+			s.stop()
 			s2 := serve(t, args...)
 			if resp, body, _ := blob(t, http.MethodGet, s2.addr, "keep/x", l.Digest); resp.StatusCode != 200 || !bytes.Equal(body, gz) {
 				t.Fatalf("after a restart: %d", resp.StatusCode)

@@ -58,6 +58,10 @@ func Embedded(ctx context.Context, o EmbeddedOptions) (http.Handler, error) {
 		cfg.Storage["filesystem"] = configuration.Parameters{"rootdirectory": o.RootDir}
 	}
 	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}
+	// configuration.Parse fills these defaults; a configuration built in
+	// code must set them, or the catalog answers nothing and refuses ?n=.
+	cfg.Catalog.MaxEntries = 1000
+	cfg.Tags.MaxTags = 1000
 	cfg.Middleware = map[string][]configuration.Middleware{
 		"repository": {{Name: foreignMiddleware}},
 	}

@@ -3,11 +3,14 @@ package front
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/foreignlayers/fl/pkg/name"
 
 	"github.com/foreignlayers/fl/pkg/ocierr"
 )
@@ -22,7 +25,7 @@ type Auth struct {
 }
 
 // LoadHtpasswd reads an htpasswd file (`htpasswd -B` writes bcrypt).
-func LoadHtpasswd(path string) (*Auth, error) {
+func LoadHtpasswd(path string, o AuthOptions) (*Auth, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--htpasswd: %w", err)
@@ -50,6 +53,7 @@ func LoadHtpasswd(path string) (*Auth, error) {
 	if len(a.users) == 0 {
 		return nil, fmt.Errorf("--htpasswd %s has no users", path)
 	}
+	a.Pulls = o.Pulls
 	return a, nil
 }
 
@@ -72,12 +76,11 @@ func (a *Auth) valid(r *http.Request) bool {
 // credentials are needed and missing. The /v2/ ping always challenges a
 // request without valid credentials, so that clients learn to send them;
 // with anonymous pulls allowed, a client that has none goes on without.
-func (a *Auth) allow(w http.ResponseWriter, r *http.Request, rt route) bool {
+func (a *Auth) Allow(w http.ResponseWriter, r *http.Request, acc Access) bool {
 	if a == nil {
 		return true
 	}
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	if !write && !a.Pulls && rt.kind != "v2" {
+	if acc.Action == "pull" && !a.Pulls {
 		return true
 	}
 	if a.valid(r) {
@@ -86,4 +89,30 @@ func (a *Auth) allow(w http.ResponseWriter, r *http.Request, rt route) bool {
 	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", a.Realm))
 	ocierr.Write(w, ocierr.Unauthorized, "authentication required", nil)
 	return false
+}
+
+// Access is what a request asks of a repository.
+type Access struct {
+	Repo    name.Repository
+	Action  string
+	Catalog bool
+}
+
+// ServeToken is the token endpoint (TEMPORARY stub until the token flow lands).
+func (a *Auth) ServeToken(w http.ResponseWriter, r *http.Request) {
+	ocierr.Write(w, ocierr.Unsupported, "no token endpoint", nil)
+}
+
+// Authenticated reports whether r carries valid credentials.
+func (a *Auth) Authenticated(r *http.Request) bool { return a == nil || a.valid(r) }
+
+// Reload re-reads the htpasswd file (TEMPORARY stub).
+func (a *Auth) Reload() error { return nil }
+
+// AuthOptions configure an Auth (TEMPORARY stub).
+type AuthOptions struct {
+	Pulls  bool
+	Realm  string
+	Key    []byte
+	Logger *slog.Logger
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
+
+	"github.com/foreignlayers/fl/pkg/name"
 	"sync"
 	"time"
 )
@@ -32,7 +34,8 @@ func newUpstreamAuthz(backend http.Handler) *upstreamAuthz {
 
 // allow reports whether r may pull repo. When it may not, it has written
 // the upstream's own answer (its 401 challenge, or 403) to w.
-func (a *upstreamAuthz) allow(w http.ResponseWriter, r *http.Request, repo string) bool {
+func (a *upstreamAuthz) allow(w http.ResponseWriter, r *http.Request, name name.Repository) bool {
+	repo := name.String()
 	key := sha256.Sum256([]byte(repo + "\x00" + r.Header.Get("Authorization")))
 	a.mu.Lock()
 	ans, ok := a.answers[key]
@@ -47,7 +50,7 @@ func (a *upstreamAuthz) allow(w http.ResponseWriter, r *http.Request, repo strin
 	}
 	rec := httptest.NewRecorder()
 	a.backend.ServeHTTP(rec, probe)
-	allowed := rec.Code != http.StatusUnauthorized && rec.Code != http.StatusForbidden
+	allowed := rec.Code >= 200 && rec.Code < 300
 	a.remember(key, allowed)
 	if !allowed {
 		for k, v := range rec.Header() {

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -27,8 +29,13 @@ func (h *Front) serveForeign(w *statusWriter, r *http.Request, rt route) bool {
 		return false
 	}
 	desc, err := h.index.Lookup(r.Context(), rt.repo, d)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return false
+	case err != nil:
+		h.log.Error("index lookup failed", "repository", rt.repo, "digest", d, "err", err)
+		ocierr.Write(w, ocierr.Unavailable, "fl serve could not read its index of foreign layers; retry later", nil)
+		return true
 	}
 	if h.authz != nil && !h.authz.allow(w, r, rt.repo) {
 		return true
@@ -48,37 +55,40 @@ func (h *Front) serveForeign(w *statusWriter, r *http.Request, rt route) bool {
 	return true
 }
 
+// blobHeaders are the headers of a foreign blob answer, the same for HEAD
+// and GET.
 func blobHeaders(w http.ResponseWriter, desc v1.Descriptor) {
 	hdr := w.Header()
 	hdr.Set("Docker-Content-Digest", desc.Digest.String())
 	hdr.Set("Content-Type", "application/octet-stream")
 	hdr.Set("ETag", `"`+desc.Digest.String()+`"`)
 	hdr.Set("Cache-Control", "max-age=31536000")
+	hdr.Set("Accept-Ranges", "bytes")
 }
 
-// redirect answers 307 to the first URL the policy allows.
+// redirect answers 307 to the first URL the policy in force allows.
 func (h *Front) redirect(w http.ResponseWriter, r *http.Request, desc v1.Descriptor) {
 	var errs []error
 	for _, u := range desc.URLs {
-		if err := h.policy.Check(u); err != nil {
+		c, err := h.policy.Load().Canonical(u)
+		if err != nil {
 			h.m.refusals.WithLabelValues("redirect").Inc()
 			errs = append(errs, err)
 			continue
 		}
 		h.m.redirects.Inc()
-		http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+		http.Redirect(w, r, c, http.StatusTemporaryRedirect)
 		return
 	}
 	ocierr.Write(w, ocierr.Denied, fmt.Sprintf("no URL of foreign layer %s is allowed: %v", desc.Digest, errors.Join(errs...)), nil)
 }
 
 // serveCached serves from the cache, or joins (or starts) the one fetch of
-// the blob and streams it as it arrives.
+// the blob for this descriptor and streams it as it arrives.
 func (h *Front) serveCached(w *statusWriter, r *http.Request, desc v1.Descriptor) {
 	ctx := r.Context()
-	if b, err := h.cache.Open(ctx, desc.Digest); err == nil {
+	if h.sendCached(w, r, desc) {
 		h.m.cacheHits.Inc()
-		h.sendFile(w, r, desc, b)
 		return
 	}
 	h.m.cacheMisses.Inc()
@@ -86,6 +96,7 @@ func (h *Front) serveCached(w *statusWriter, r *http.Request, desc v1.Descriptor
 	if h.settled(w, r, desc, err) {
 		return
 	}
+	defer fl.detach()
 	if joined {
 		h.m.joins.Inc()
 	}
@@ -116,6 +127,28 @@ func (h *Front) serveCached(w *statusWriter, r *http.Request, desc v1.Descriptor
 	}
 }
 
+// sendCached serves the cached blob if this descriptor may have it: its
+// size must be the declared one, and one of the descriptor's own URLs must
+// have been seen serving those bytes. Another repository's cached copy of
+// a digest is not handed to a repository whose URLs never served it.
+func (h *Front) sendCached(w *statusWriter, r *http.Request, desc v1.Descriptor) bool {
+	b, err := h.cache.Open(r.Context(), desc.Digest)
+	if err != nil {
+		return false
+	}
+	if b.Size() != desc.Size || !vouched(b.Sources(), desc.URLs) {
+		_ = b.Close()
+		return false
+	}
+	h.sendFile(w, r, desc, b)
+	return true
+}
+
+// vouched reports whether one of urls is among the sources of a blob.
+func vouched(sources, urls []string) bool {
+	return slices.ContainsFunc(urls, func(u string) bool { return slices.Contains(sources, u) })
+}
+
 // settled answers for a step that failed, or found the blob already
 // cached, and reports whether it did.
 func (h *Front) settled(w *statusWriter, r *http.Request, desc v1.Descriptor, err error) bool {
@@ -131,16 +164,14 @@ func (h *Front) settled(w *statusWriter, r *http.Request, desc v1.Descriptor, er
 }
 
 func (h *Front) sendFromCache(w *statusWriter, r *http.Request, desc v1.Descriptor) {
-	b, err := h.cache.Open(r.Context(), desc.Digest)
-	if err != nil {
-		h.fetchError(w, desc, err)
-		return
+	if !h.sendCached(w, r, desc) {
+		h.fetchError(w, desc, errors.New("the verified blob is no longer in the cache (evicted); retry"))
 	}
-	h.sendFile(w, r, desc, b)
 }
 
 // sendFile serves a cached blob with Range and conditional support; an
-// *os.File goes out by sendfile.
+// *os.File goes out by sendfile. No Last-Modified: HEAD, answered from the
+// index, could not send the same.
 func (h *Front) sendFile(w *statusWriter, r *http.Request, desc v1.Descriptor, b store.Blob) {
 	defer b.Close()
 	blobHeaders(w, desc)
@@ -149,7 +180,7 @@ func (h *Front) sendFile(w *statusWriter, r *http.Request, desc v1.Descriptor, b
 		content = f.OSFile()
 	}
 	before := w.bytes
-	http.ServeContent(w, r, "", b.ModTime(), content)
+	http.ServeContent(w, r, "", time.Time{}, content)
 	h.m.servedBytes.WithLabelValues("cache").Add(float64(w.bytes - before))
 }
 
@@ -160,6 +191,11 @@ func (h *Front) fetchError(w http.ResponseWriter, desc v1.Descriptor, err error)
 	case errors.Is(err, ErrTooManyFetches):
 		w.Header().Set("Retry-After", "5")
 		ocierr.Write(w, ocierr.TooManyRequests, "too many foreign layers are being fetched at once (the server's --max-fetches and --fetch-wait); retry shortly", nil)
+	case errors.Is(err, store.ErrTooLarge):
+		ocierr.WriteStatus(w, http.StatusInsufficientStorage, ocierr.SizeInvalid, fmt.Sprintf("foreign layer %s is %d bytes, more than this server's cache holds (--cache-max-size): %v", desc.Digest, desc.Size, err), nil)
+	case errors.Is(err, store.ErrNoSpace):
+		w.Header().Set("Retry-After", "30")
+		ocierr.Write(w, ocierr.Unavailable, fmt.Sprintf("no room in the cache for foreign layer %s (%d bytes) right now: every cached blob is in use, or the disk is short of free space (--cache-max-size, --cache-min-free): %v", desc.Digest, desc.Size, err), nil)
 	case errors.Is(err, fetch.ErrRefused):
 		h.m.refusals.WithLabelValues("fetch").Inc()
 		ocierr.Write(w, ocierr.Denied, msg, nil)
@@ -167,7 +203,7 @@ func (h *Front) fetchError(w http.ResponseWriter, desc v1.Descriptor, err error)
 		ocierr.Write(w, ocierr.BlobUnknown, msg, map[string]string{"digest": desc.Digest.String()})
 	case every(err, func(e error) bool { return errors.Is(e, ErrDigestMismatch) }):
 		// Final, not retryable: no URL has the content the digest names.
-		ocierr.Write(w, ocierr.BlobUnknown, "foreign layer "+desc.Digest.String()+": every URL serves content that does not match the digest: "+err.Error(), map[string]string{"digest": desc.Digest.String()})
+		ocierr.Write(w, ocierr.BlobUnknown, "foreign layer "+desc.Digest.String()+": no URL serves content that matches the descriptor: "+err.Error(), map[string]string{"digest": desc.Digest.String()})
 	default:
 		ocierr.WriteStatus(w, http.StatusBadGateway, ocierr.Unavailable, msg, nil)
 	}
@@ -176,6 +212,10 @@ func (h *Front) fetchError(w http.ResponseWriter, desc v1.Descriptor, err error)
 // every reports whether each of the joined errors of a failed fetch (one
 // per URL) satisfies ok.
 func every(err error, ok func(error) bool) bool {
+	var re *rememberedError
+	if errors.As(err, &re) {
+		err = re.err
+	}
 	errs := []error{err}
 	if j, isJoin := err.(interface{ Unwrap() []error }); isJoin {
 		errs = j.Unwrap()

@@ -2,49 +2,34 @@ package front
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"hash"
 	"io"
-	"log/slog"
-	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/foreignlayers/fl/pkg/fetch"
 	"github.com/foreignlayers/fl/pkg/store"
 )
 
-// Errors of a foreign fetch.
-var (
-	ErrDigestMismatch = errors.New("upstream content does not match the descriptor")
-	ErrTooManyFetches = errors.New("too many upstream fetches in progress")
-	errUseCache       = errors.New("the blob is in the cache")
-)
-
-// fetcher fetches each foreign blob once, however many requests want it:
-// the first request starts a flight, later ones join it and read the
-// growing spool file.
-type fetcher struct {
-	client  *fetch.Client
-	cache   store.Cache
-	sem     chan struct{}
-	wait    time.Duration // how long a new flight waits for a slot
-	timeout time.Duration // bound on one whole fetch
-	log     *slog.Logger
-	m       *metrics
-
-	mu      sync.Mutex
-	flights map[v1.Hash]*flight
-	bad     map[v1.Hash]map[string]time.Time // URLs that served wrong content, until when
+// flightKey names what a fetch fetches: requests share a flight only when
+// their descriptors agree on digest, size and URLs, so what one
+// repository declares never decides what another's clients receive.
+type flightKey struct {
+	digest v1.Hash
+	size   int64
+	urls   string // the URLs, newline-separated, in order
 }
 
-// badFor is how long a URL that served wrong content is skipped.
-const badFor = 10 * time.Minute
+func keyOf(desc v1.Descriptor) flightKey {
+	return flightKey{digest: desc.Digest, size: desc.Size, urls: strings.Join(desc.URLs, "\n")}
+}
+
+func (k flightKey) String() string {
+	return k.digest.String() + " (" + strconv.FormatInt(k.size, 10) + " bytes)"
+}
 
 type flightState int
 
@@ -54,224 +39,81 @@ const (
 	failed
 )
 
-// flight is one fetch of one blob into a spool file.
+// errAbandoned ends a flight that no client read for the grace period.
+var errAbandoned = errors.New("no client is reading this fetch any more")
+
+// flight is one fetch of one blob into a cache writer. Requests attach to
+// it while they read; when the last one leaves and nobody comes back
+// within the grace period, the fetch is cancelled and frees its slot.
 type flight struct {
-	desc  v1.Descriptor
-	spool string
+	key    flightKey
+	desc   v1.Descriptor
+	w      store.Writer
+	cancel context.CancelCauseFunc
+	grace  time.Duration
 
 	mu      sync.Mutex
+	readers int
+	idle    *time.Timer
 	written int64
-	started bool // first byte written, or failed
+	started bool // first byte written, or ended
 	state   flightState
 	err     error
 	wake    chan struct{} // closed and replaced at every change
 }
 
-// join returns the flight for desc, starting one if there is none.
-func (f *fetcher) join(ctx context.Context, desc v1.Descriptor) (*flight, bool, error) {
-	f.mu.Lock()
-	if fl, ok := f.flights[desc.Digest]; ok {
-		f.mu.Unlock()
-		return fl, true, nil
-	}
-	f.mu.Unlock()
-
-	// A slot first, without holding the lock.
-	t := time.NewTimer(f.wait)
-	defer t.Stop()
-	select {
-	case f.sem <- struct{}{}:
-	case <-t.C:
-		return nil, false, ErrTooManyFetches
-	case <-ctx.Done():
-		return nil, false, ctx.Err()
-	}
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if fl, ok := f.flights[desc.Digest]; ok {
-		<-f.sem
-		return fl, true, nil
-	}
-	// The flight before may have just finished.
-	if b, err := f.cache.Open(ctx, desc.Digest); err == nil {
-		_ = b.Close()
-		<-f.sem
-		return nil, false, errUseCache
-	}
-	file, err := os.CreateTemp(f.cache.SpoolDir(), desc.Digest.Hex+"-*")
-	if err != nil {
-		<-f.sem
-		return nil, false, fmt.Errorf("spooling %s: %w", desc.Digest, err)
-	}
-	fl := &flight{desc: desc, spool: file.Name(), wake: make(chan struct{})}
-	f.flights[desc.Digest] = fl
-	f.m.inflight.Inc()
-	go f.run(fl, file)
-	return fl, false, nil
-}
-
-// run fetches the blob from its URLs in order, failing over to the next
-// URL while nothing has been written, and commits it to the cache only
-// once its size and digest are verified.
-func (f *fetcher) run(fl *flight, file *os.File) {
-	defer func() {
-		f.mu.Lock()
-		delete(f.flights, fl.desc.Digest)
-		f.mu.Unlock()
-		f.m.inflight.Dec()
-		<-f.sem
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-	defer cancel()
-	var errs []error
-	for _, u := range fl.desc.URLs {
-		if f.isBad(fl.desc.Digest, u) {
-			errs = append(errs, fmt.Errorf("%w: %s served content that did not match within the last %v; skipped", ErrDigestMismatch, u, badFor))
-			continue
-		}
-		start := time.Now()
-		err := f.fetchFrom(ctx, fl, file, u)
-		if err == nil {
-			f.m.fetches.WithLabelValues("ok").Inc()
-			f.log.Info("fetched foreign layer", "digest", fl.desc.Digest, "url", u, "size", fl.desc.Size, "duration", time.Since(start).Round(time.Millisecond))
-			f.finish(ctx, fl, file)
-			return
-		}
-		errs = append(errs, err)
-		if errors.Is(err, ErrDigestMismatch) {
-			f.markBad(fl.desc.Digest, u)
-			f.m.fetches.WithLabelValues("mismatch").Inc()
-			f.log.Error("foreign layer content does not match its digest; nothing kept, later requests try the next URL", "digest", fl.desc.Digest, "url", u, "err", err)
-		} else {
-			f.m.fetches.WithLabelValues("error").Inc()
-			f.log.Warn("fetching foreign layer failed", "digest", fl.desc.Digest, "url", u, "err", err)
-		}
-		fl.mu.Lock()
-		written := fl.written
-		fl.mu.Unlock()
-		if written > 0 {
-			// Readers have had bytes from this URL; they cannot be taken
-			// back, so this flight ends here.
-			break
-		}
-	}
-	if len(errs) == 0 {
-		errs = append(errs, errors.New("no URL to fetch from"))
-	}
-	_ = file.Close()
-	fl.fail(errors.Join(errs...))
-}
-
-func (f *fetcher) fetchFrom(ctx context.Context, fl *flight, file *os.File, u string) error {
-	body, err := f.client.Open(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	if n := body.Size(); n >= 0 && n != fl.desc.Size {
-		return fmt.Errorf("%w: %s has %d bytes, the descriptor says %d", ErrDigestMismatch, u, n, fl.desc.Size)
-	}
-	h := sha256.New()
-	buf := make([]byte, 256<<10)
-	var n int64
-	for {
-		m, rerr := body.Read(buf)
-		if m > 0 {
-			if n+int64(m) > fl.desc.Size {
-				return fmt.Errorf("%w: %s sent more than the descriptor's %d bytes", ErrDigestMismatch, u, fl.desc.Size)
-			}
-			if _, err := file.Write(buf[:m]); err != nil {
-				return fmt.Errorf("spooling: %w", err)
-			}
-			h.Write(buf[:m])
-			n += int64(m)
-			f.m.upstreamBytes.Add(float64(m))
-			fl.progress(n)
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return rerr
-		}
-	}
-	return check(fl.desc, n, h, u)
-}
-
-func check(desc v1.Descriptor, n int64, h hash.Hash, u string) error {
-	if n != desc.Size {
-		return fmt.Errorf("%w: %s sent %d bytes, the descriptor says %d", ErrDigestMismatch, u, n, desc.Size)
-	}
-	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if got != desc.Digest.String() {
-		return fmt.Errorf("%w: %s has digest %s, the descriptor says %s", ErrDigestMismatch, u, got, desc.Digest)
-	}
-	return nil
-}
-
-// finish makes the verified spool the cached blob, then lets readers have
-// the tail. Readers that opened the spool keep reading it through the
-// rename.
-func (f *fetcher) finish(ctx context.Context, fl *flight, file *os.File) {
-	err := file.Sync()
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
+// attach adds a reader; false once the flight has ended.
+func (fl *flight) attach() (flightState, error, bool) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	if err == nil {
-		err = f.cache.Commit(ctx, fl.desc.Digest, fl.spool)
+	if fl.state != running {
+		return fl.state, fl.err, false
 	}
-	if err != nil {
-		f.log.Error("caching foreign layer failed", "digest", fl.desc.Digest, "err", err)
-		_ = os.Remove(fl.spool)
-		fl.setLocked(failed, fmt.Errorf("caching %s: %w", fl.desc.Digest, err))
+	fl.readers++
+	if fl.idle != nil {
+		fl.idle.Stop()
+		fl.idle = nil
+	}
+	return running, nil, true
+}
+
+// detach removes a reader; the last one starts the grace period.
+func (fl *flight) detach() {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	fl.readers--
+	if fl.readers > 0 || fl.state != running {
 		return
 	}
-	fl.setLocked(verified, nil)
-}
-
-func (f *fetcher) isBad(d v1.Hash, u string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	until, ok := f.bad[d][u]
-	if ok && time.Now().After(until) {
-		delete(f.bad[d], u)
-		if len(f.bad[d]) == 0 {
-			delete(f.bad, d)
+	fl.idle = time.AfterFunc(fl.grace, func() {
+		fl.mu.Lock()
+		abandoned := fl.readers == 0 && fl.state == running
+		fl.mu.Unlock()
+		if abandoned {
+			fl.cancel(errAbandoned)
 		}
-		return false
-	}
-	return ok
-}
-
-func (f *fetcher) markBad(d v1.Hash, u string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.bad[d] == nil {
-		f.bad[d] = map[string]time.Time{}
-	}
-	f.bad[d][u] = time.Now().Add(badFor)
+	})
 }
 
 func (fl *flight) progress(n int64) {
 	fl.mu.Lock()
 	fl.written, fl.started = n, true
-	close(fl.wake)
-	fl.wake = make(chan struct{})
+	fl.notifyLocked()
 	fl.mu.Unlock()
 }
 
-func (fl *flight) fail(err error) {
+func (fl *flight) end(s flightState, err error) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	_ = os.Remove(fl.spool)
-	fl.setLocked(failed, err)
+	fl.state, fl.err, fl.started = s, err, true
+	if fl.idle != nil {
+		fl.idle.Stop()
+		fl.idle = nil
+	}
+	fl.notifyLocked()
 }
 
-func (fl *flight) setLocked(s flightState, err error) {
-	fl.state, fl.err, fl.started = s, err, true
+func (fl *flight) notifyLocked() {
 	close(fl.wake)
 	fl.wake = make(chan struct{})
 }
@@ -292,15 +134,24 @@ func (fl *flight) snapshot() snap {
 	return snap{fl.written, fl.started, fl.state, fl.err, fl.wake}
 }
 
-// wait blocks until the flight has written its first byte or ended.
+// waitStart blocks until the flight has written its first byte or ended.
 // It returns the flight's error if it failed.
 func (fl *flight) waitStart(ctx context.Context) error {
+	return fl.waitFor(ctx, func(s snap) bool { return s.started })
+}
+
+// waitDone blocks until the flight has ended.
+func (fl *flight) waitDone(ctx context.Context) error {
+	return fl.waitFor(ctx, func(s snap) bool { return s.state != running })
+}
+
+func (fl *flight) waitFor(ctx context.Context, done func(snap) bool) error {
 	for {
 		s := fl.snapshot()
 		if s.state == failed {
 			return s.err
 		}
-		if s.started {
+		if done(s) {
 			return nil
 		}
 		select {
@@ -311,26 +162,8 @@ func (fl *flight) waitStart(ctx context.Context) error {
 	}
 }
 
-// waitDone blocks until the flight has ended.
-func (fl *flight) waitDone(ctx context.Context) error {
-	for {
-		s := fl.snapshot()
-		switch s.state {
-		case failed:
-			return s.err
-		case verified:
-			return nil
-		}
-		select {
-		case <-s.wake:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// newReader opens the spool for one follower; errUseCache if the flight is
-// already verified and committed.
+// newReader opens what the flight has written for one request;
+// errUseCache if the flight has already verified and committed.
 func (fl *flight) newReader(ctx context.Context) (*flightReader, error) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
@@ -340,19 +173,19 @@ func (fl *flight) newReader(ctx context.Context) (*flightReader, error) {
 	case verified:
 		return nil, errUseCache
 	}
-	f, err := os.Open(fl.spool)
+	rd, err := fl.w.NewReader()
 	if err != nil {
 		return nil, err
 	}
-	return &flightReader{ctx: ctx, fl: fl, f: f}, nil
+	return &flightReader{ctx: ctx, fl: fl, r: rd}, nil
 }
 
-// flightReader reads a growing spool. It never returns the blob's last
-// byte before the whole blob has verified.
+// flightReader reads a flight as it grows. It never returns the blob's
+// last byte before the whole blob has verified against the descriptor.
 type flightReader struct {
 	ctx context.Context
 	fl  *flight
-	f   *os.File
+	r   store.ReaderAtCloser
 	pos int64
 }
 
@@ -370,7 +203,7 @@ func (r *flightReader) Read(p []byte) (int, error) {
 			written = min(written, size-1) // hold back the tail
 		}
 		if r.pos < written {
-			n, rerr := r.f.ReadAt(p[:min(int64(len(p)), written-r.pos)], r.pos)
+			n, rerr := r.r.ReadAt(p[:min(int64(len(p)), written-r.pos)], r.pos)
 			r.pos += int64(n)
 			if rerr == io.EOF && n > 0 {
 				rerr = nil
@@ -388,4 +221,4 @@ func (r *flightReader) Read(p []byte) (int, error) {
 	}
 }
 
-func (r *flightReader) Close() error { return r.f.Close() }
+func (r *flightReader) Close() error { return r.r.Close() }

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/foreignlayers/fl/pkg/fetch"
@@ -50,17 +49,29 @@ type Options struct {
 	Backend http.Handler
 	Index   store.Index
 	Cache   store.Cache
-	Policy  *policy.Policy
+	Policy  *policy.Live
 	Mode    Mode
-	// Fetch reads foreign URLs; New adds the policy's options to it.
+	// FetchOptions are added to the client that reads foreign URLs.
 	FetchOptions     []fetch.Option
 	MaxManifestBytes int64
-	MaxFetches       int
+	// ManifestBudget bounds the manifest bytes held and parsed at once
+	// (default 8 × MaxManifestBytes).
+	ManifestBudget int64
+	// MaxBlobSize is the largest size a descriptor with urls may declare.
+	MaxBlobSize int64
+	MaxFetches  int
 	// FetchWait is how long a request waits for a fetch slot when
 	// MaxFetches are in flight, before 429.
 	FetchWait    time.Duration
 	FetchTimeout time.Duration
-	Auth         *Auth
+	// FetchGrace is how long a fetch that no client reads goes on.
+	FetchGrace time.Duration
+	// FetchIdleTimeout is how long a URL may send nothing (headers or
+	// body) before the fetch fails over to the next URL.
+	FetchIdleTimeout time.Duration
+	// FailureTTL is how long a failed fetch is remembered.
+	FailureTTL time.Duration
+	Auth       *Auth
 	// AuthorizeUpstream makes the front ask the backend whether a client
 	// may pull a repository before serving its foreign layers (for
 	// --upstream, whose registry does the auth).
@@ -74,11 +85,13 @@ type Front struct {
 	backend     http.Handler
 	index       store.Index
 	cache       store.Cache
-	policy      *policy.Policy
+	policy      *policy.Live
 	mode        Mode
 	auth        *Auth
 	authz       *upstreamAuthz
 	maxManifest int64
+	maxBlob     int64
+	budget      *budget
 	fetcher     *fetcher
 	m           *metrics
 	log         *slog.Logger
@@ -94,17 +107,16 @@ func New(o Options) (*Front, error) {
 	if o.Mode == "" {
 		o.Mode = ModeCache
 	}
-	if o.MaxManifestBytes <= 0 {
-		o.MaxManifestBytes = 4 << 20
-	}
-	if o.MaxFetches <= 0 {
-		o.MaxFetches = 16
-	}
-	if o.FetchWait <= 0 {
-		o.FetchWait = 10 * time.Second
-	}
-	if o.FetchTimeout <= 0 {
-		o.FetchTimeout = time.Hour
+	o.MaxManifestBytes = orDefault(o.MaxManifestBytes, 4<<20)
+	o.ManifestBudget = orDefault(o.ManifestBudget, max(8*o.MaxManifestBytes, 8<<20))
+	o.MaxBlobSize = orDefault(o.MaxBlobSize, 16<<30)
+	o.MaxFetches = orDefault(o.MaxFetches, 16)
+	o.FetchWait = orDefault(o.FetchWait, 10*time.Second)
+	o.FetchTimeout = orDefault(o.FetchTimeout, time.Hour)
+	o.FetchGrace = orDefault(o.FetchGrace, 10*time.Second)
+	o.FetchIdleTimeout = orDefault(o.FetchIdleTimeout, 30*time.Second)
+	if o.FailureTTL < 0 {
+		o.FailureTTL = 0
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
@@ -112,34 +124,70 @@ func New(o Options) (*Front, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newMetrics(o.Registerer)
+	m, err := newMetrics(o.Registerer, o.Cache)
 	if err != nil {
 		return nil, fmt.Errorf("front metrics: %w", err)
 	}
-	fetchOpts := append(append([]fetch.Option{fetch.WithLogger(o.Logger), fetch.WithUserAgent("fl-serve")}, o.FetchOptions...), o.Policy.FetchOptions()...)
+	fetchOpts := []fetch.Option{
+		fetch.WithLogger(o.Logger), fetch.WithUserAgent("fl-serve"),
+		// A URL that fails hands over to the next one at once; the
+		// failure is remembered, and clients retry on their own.
+		fetch.WithNoRetries(),
+		fetch.WithTimeouts(0, o.FetchIdleTimeout, o.FetchIdleTimeout),
+	}
+	fetchOpts = append(append(fetchOpts, o.FetchOptions...), o.Policy.FetchOptions()...)
 	h := &Front{
 		backend: o.Backend, index: o.Index, cache: o.Cache, policy: o.Policy, mode: o.Mode,
-		auth: o.Auth, maxManifest: o.MaxManifestBytes, m: m, log: o.Logger,
+		auth: o.Auth, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobSize,
+		budget: newBudget(o.ManifestBudget, o.FetchWait), m: m, log: o.Logger,
 	}
 	if o.AuthorizeUpstream {
 		h.authz = newUpstreamAuthz(o.Backend)
 	}
 	h.fetcher = &fetcher{
 		client: fetch.New(fetchOpts...), cache: o.Cache, sem: make(chan struct{}, o.MaxFetches),
-		wait: o.FetchWait, timeout: o.FetchTimeout, log: o.Logger, m: m,
-		flights: map[v1.Hash]*flight{}, bad: map[v1.Hash]map[string]time.Time{},
+		wait: o.FetchWait, timeout: o.FetchTimeout, grace: o.FetchGrace,
+		recall: newRecall(badFor, o.FailureTTL), log: o.Logger, m: m,
+		flights: map[flightKey]*flight{},
 	}
 	return h, nil
 }
 
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// PolicyChanged forgets remembered fetch failures, which a new URL policy
+// may have caused (SIGHUP).
+func (h *Front) PolicyChanged() { h.fetcher.recall.forget() }
+
 // ServeHTTP implements http.Handler.
 func (h *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := parseRoute(r.URL.Path)
+	rt, err := parseRoute(r.URL.Path)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		h.m.requests.WithLabelValues(rt.kind, methodLabel(r.Method), strconv.Itoa(sw.code())).Inc()
 	}()
-	if !h.auth.allow(sw, r, rt) {
+	if err != nil {
+		rt.kind = "invalid"
+		writeRouteError(sw, err)
+		return
+	}
+	// The backend routes on the decoded path the front validated, never on
+	// an encoding of it.
+	r.URL.RawPath = ""
+	if rt.kind == "token" {
+		if h.auth == nil {
+			h.backend.ServeHTTP(sw, r)
+			return
+		}
+		h.auth.ServeToken(sw, r)
+		return
+	}
+	if !h.auth.Allow(sw, r, rt.access(r.Method)) {
 		return
 	}
 	switch {
@@ -147,10 +195,14 @@ func (h *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.putManifest(sw, r, rt)
 	case rt.kind == "manifest" && r.Method == http.MethodGet:
 		h.getManifest(sw, r, rt)
+	case rt.kind == "manifest" && r.Method == http.MethodDelete:
+		h.deleteManifest(sw, r, rt)
 	case rt.kind == "blob" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		if !h.serveForeign(sw, r, rt) {
 			h.backend.ServeHTTP(sw, r)
 		}
+	case rt.kind == "blob" && r.Method == http.MethodDelete:
+		h.deleteBlob(sw, r, rt)
 	default:
 		h.backend.ServeHTTP(sw, r)
 	}

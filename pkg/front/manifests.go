@@ -2,52 +2,43 @@ package front
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/foreignlayers/fl/pkg/name"
 	"github.com/foreignlayers/fl/pkg/ocierr"
+	"github.com/foreignlayers/fl/pkg/store"
 )
 
-// manifestDoc is the part of any manifest or index that can carry urls.
-type manifestDoc struct {
-	Config    *v1.Descriptor  `json:"config"`
-	Layers    []v1.Descriptor `json:"layers"`
-	Manifests []v1.Descriptor `json:"manifests"`
-}
+// manifestReadTimeout bounds how long a client may take to send a
+// manifest body.
+const manifestReadTimeout = time.Minute
 
-// withURLs returns the descriptors of a manifest or index that carry urls:
-// blobs (config and layers) to index, and all of them for the policy.
-func withURLs(body []byte) (blobs, all []v1.Descriptor) {
-	var doc manifestDoc
-	if json.Unmarshal(body, &doc) != nil {
-		return nil, nil // the backend answers for invalid manifests
-	}
-	cand := doc.Layers
-	if doc.Config != nil {
-		cand = append([]v1.Descriptor{*doc.Config}, cand...)
-	}
-	for _, d := range cand {
-		if len(d.URLs) > 0 {
-			blobs = append(blobs, d)
-		}
-	}
-	all = blobs
-	for _, d := range doc.Manifests {
-		if len(d.URLs) > 0 {
-			all = append(all, d)
-		}
-	}
-	return blobs, all
-}
-
-// putManifest checks every URL of the manifest against the policy,
-// records its foreign layers, and passes it on to the backend.
+// putManifest checks every descriptor with urls, passes the manifest to
+// the backend, and records its foreign layers only once the backend has
+// stored it: a refused manifest leaves no trace in the index.
 func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	weight := h.maxManifest
+	if r.ContentLength >= 0 && r.ContentLength < weight {
+		weight = r.ContentLength
+	}
+	release, err := h.budget.acquire(r.Context(), weight)
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		ocierr.Write(w, ocierr.TooManyRequests, "too many large manifests are being handled at once; retry shortly", nil)
+		return
+	}
+	defer release()
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(manifestReadTimeout))
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxManifest+1))
 	if err != nil {
 		ocierr.Write(w, ocierr.ManifestInvalid, "reading manifest: "+err.Error(), nil)
@@ -57,50 +48,160 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		ocierr.Write(w, ocierr.SizeInvalid, fmt.Sprintf("manifest is larger than %d bytes (the server's --max-manifest-size)", h.maxManifest), nil)
 		return
 	}
-	blobs, all := withURLs(body)
-	for _, d := range all {
-		for _, u := range d.URLs {
-			if err := h.policy.Check(u); err != nil {
-				h.m.refusals.WithLabelValues("put").Inc()
-				h.log.Warn("manifest refused by URL policy", "repository", rt.repo, "reference", rt.ref, "digest", d.Digest, "err", err)
-				ocierr.Write(w, ocierr.ManifestInvalid, fmt.Sprintf("layer %s: %v", d.Digest, err), map[string]string{"digest": d.Digest.String(), "url": u})
-				return
-			}
+	var foreign []v1.Descriptor
+	if d, ok := parseDeclared(body); ok {
+		if foreign, err = vet(d, h.policy.Load(), h.maxBlob); err == nil {
+			err = h.consistent(r.Context(), rt.repo, foreign)
 		}
 	}
-	if len(blobs) > 0 {
-		// Recorded before the backend stores the manifest: once a client
-		// can see the manifest, the front knows its foreign layers.
-		if err := h.index.Record(r.Context(), rt.repo, blobs); err != nil {
-			h.log.Error("recording foreign layers", "repository", rt.repo, "err", err)
-			ocierr.WriteStatus(w, http.StatusInternalServerError, ocierr.Unavailable, "recording foreign layers: "+err.Error(), nil)
-			return
-		}
+	if err != nil {
+		h.refuseManifest(w, rt, err)
+		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	h.backend.ServeHTTP(w, r)
+	hw := &holdWriter{w: w, max: 64 << 10}
+	h.backend.ServeHTTP(hw, r)
+	if hw.ok() {
+		h.budget.remember(rt.repo.String()+"@"+rt.ref, int64(len(body)))
+		if len(foreign) > 0 {
+			if err := h.index.Record(r.Context(), rt.repo, manifestDigest(hw, body), foreign); err != nil {
+				h.log.Error("recording foreign layers of a stored manifest", "repository", rt.repo, "reference", rt.ref, "err", err)
+				hw.replace(http.StatusInternalServerError, ocierr.Unavailable, "the manifest was stored, but fl serve could not record its foreign layers; push it again")
+			}
+		}
+	}
+	hw.release()
+}
+
+// refuseManifest answers for a manifest the front will not pass on.
+func (h *Front) refuseManifest(w http.ResponseWriter, rt route, err error) {
+	var pe *policyError
+	if errors.As(err, &pe) {
+		h.m.refusals.WithLabelValues("put").Inc()
+		h.log.Warn("manifest refused by URL policy", "repository", rt.repo, "reference", rt.ref, "digest", pe.digest, "err", pe.err)
+		ocierr.Write(w, ocierr.ManifestInvalid, err.Error(), map[string]string{"digest": pe.digest, "url": pe.url})
+		return
+	}
+	h.log.Warn("manifest refused", "repository", rt.repo, "reference", rt.ref, "err", err)
+	ocierr.Write(w, ocierr.ManifestInvalid, err.Error(), nil)
+}
+
+// consistent refuses a manifest that declares a digest its repository
+// already knows with another size.
+func (h *Front) consistent(ctx context.Context, repo name.Repository, foreign []v1.Descriptor) error {
+	for _, d := range foreign {
+		have, err := h.index.Lookup(ctx, repo, d.Digest)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("checking layer %s against the index: %w", d.Digest, err)
+		}
+		if have.Size != d.Size {
+			return &vetError{fmt.Sprintf("layer %s is declared with %d bytes, but this repository already declares it with %d bytes; one of them is wrong", d.Digest, d.Size, have.Size)}
+		}
+	}
+	return nil
+}
+
+// manifestDigest is the digest the backend stored the manifest under.
+func manifestDigest(hw *holdWriter, body []byte) v1.Hash {
+	if h, err := v1.NewHash(hw.Header().Get("Docker-Content-Digest")); err == nil {
+		return h
+	}
+	sum := sha256.Sum256(body)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }
 
 // getManifest passes the request to the backend and records the foreign
-// layers of what it answers, so manifests pushed straight to an upstream
-// registry are known too. The answer is held until they are recorded: a
-// client that goes on to fetch a layer on another connection must find
-// it known.
+// layers of what it answers with 200, so manifests pushed straight to an
+// upstream registry (or stored before a crash) are known too. The answer
+// is held until they are recorded: a client that goes on to fetch a layer
+// on another connection must find it known.
 func (h *Front) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	key := rt.repo.String() + "@" + rt.ref
+	release, err := h.budget.acquire(r.Context(), h.budget.hint(key))
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		ocierr.Write(w, ocierr.TooManyRequests, "too many large manifests are being handled at once; retry shortly", nil)
+		return
+	}
+	defer release()
 	hw := &holdWriter{w: w, max: h.maxManifest}
 	h.backend.ServeHTTP(hw, r)
 	defer hw.release()
-	body, ok := hw.held()
-	if !ok || hw.status != http.StatusOK || w.Header().Get("Content-Encoding") != "" {
+	body, held := hw.held()
+	if !held || hw.status != http.StatusOK || w.Header().Get("Content-Encoding") != "" {
 		return
 	}
-	blobs, _ := withURLs(body)
-	if len(blobs) == 0 {
+	h.budget.remember(key, int64(len(body)))
+	d, ok := parseDeclared(body)
+	if !ok || len(d.blobs) == 0 {
 		return
 	}
-	if err := h.index.Record(r.Context(), rt.repo, blobs); err != nil {
-		h.log.Error("recording foreign layers", "repository", rt.repo, "err", err)
+	foreign := h.recordable(rt, d.blobs)
+	if len(foreign) == 0 {
+		return
 	}
+	if err := h.index.Record(r.Context(), rt.repo, manifestDigest(hw, body), foreign); err != nil {
+		h.log.Warn("recording foreign layers of a manifest served by the backend", "repository", rt.repo, "reference", rt.ref, "err", err)
+	}
+}
+
+// recordable keeps the descriptors of a served manifest the front can
+// serve: a digest it can verify and a size within bounds. The URL policy
+// runs again when a URL is fetched.
+func (h *Front) recordable(rt route, blobs []v1.Descriptor) []v1.Descriptor {
+	out := blobs[:0:0]
+	for _, b := range canonical(blobs) {
+		if !name.Verifiable(b.Digest.Algorithm) || b.Size < 0 || b.Size > h.maxBlob || len(b.URLs) == 0 {
+			h.log.Warn("not serving a foreign layer of a manifest from the backend", "repository", rt.repo, "digest", b.Digest, "size", b.Size)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// deleteManifest passes a manifest DELETE to the backend; once the
+// backend has deleted a manifest by digest, the index forgets what it
+// declared.
+func (h *Front) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	d, isDigest := rt.digest()
+	hw := &holdWriter{w: w, max: 64 << 10}
+	h.backend.ServeHTTP(hw, r)
+	if isDigest && hw.ok() {
+		if err := h.index.Forget(r.Context(), rt.repo, d); err != nil {
+			h.log.Error("forgetting the foreign layers of a deleted manifest", "repository", rt.repo, "digest", d, "err", err)
+			hw.replace(http.StatusInternalServerError, ocierr.Unavailable, "the manifest was deleted, but fl serve could not update its index of foreign layers; delete it again")
+		}
+	}
+	hw.release()
+}
+
+// deleteBlob passes a blob DELETE to the backend and drops a foreign
+// layer of that digest from the repository's index once the delete is
+// allowed: the backend deleted the blob, or (with the embedded registry,
+// whose auth is the front's) it never held it.
+func (h *Front) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) {
+	d, ok := rt.digest()
+	hw := &holdWriter{w: w, max: 64 << 10}
+	h.backend.ServeHTTP(hw, r)
+	if ok && (hw.ok() || hw.status == http.StatusNotFound && h.authz == nil) {
+		err := h.index.Remove(r.Context(), rt.repo, d)
+		switch {
+		case err == nil && !hw.ok():
+			hw.discard()
+			w.Header().Set("Docker-Content-Digest", d.String())
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusAccepted)
+			return
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			h.log.Error("removing a deleted foreign layer from the index", "repository", rt.repo, "digest", d, "err", err)
+			hw.replace(http.StatusInternalServerError, ocierr.Unavailable, "fl serve could not update its index of foreign layers; delete the blob again")
+		}
+	}
+	hw.release()
 }

@@ -2,6 +2,8 @@ package front
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/foreignlayers/fl/pkg/store"
 )
 
 // metrics are the front's Prometheus collectors.
@@ -18,7 +20,7 @@ type metrics struct {
 	inflight      prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, cache store.Cache) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fl_http_requests_total", Help: "HTTP requests by route, method and status code.",
@@ -51,7 +53,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "fl_upstream_fetches_in_flight", Help: "Fetches of foreign blobs in progress.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.cacheHits, m.cacheMisses, m.fetches, m.upstreamBytes, m.joins, m.servedBytes, m.redirects, m.refusals, m.inflight} {
+	stat := func(f func(store.Stats) float64) func() float64 {
+		return func() float64 { return f(cache.Stats()) }
+	}
+	cacheBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fl_cache_bytes", Help: "Bytes of verified foreign blobs in the cache.",
+	}, stat(func(s store.Stats) float64 { return float64(s.Bytes) }))
+	cacheBlobs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fl_cache_blobs", Help: "Verified foreign blobs in the cache.",
+	}, stat(func(s store.Stats) float64 { return float64(s.Blobs) }))
+	cacheMax := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fl_cache_max_bytes", Help: "The cache's capacity (--cache-max-size).",
+	}, stat(func(s store.Stats) float64 { return float64(s.Max) }))
+	evictions := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "fl_cache_evictions_total", Help: "Blobs evicted from the cache, least recently used first.",
+	}, stat(func(s store.Stats) float64 { return float64(s.Evicted) }))
+	for _, c := range []prometheus.Collector{cacheBytes, cacheBlobs, cacheMax, evictions, m.requests, m.cacheHits, m.cacheMisses, m.fetches, m.upstreamBytes, m.joins, m.servedBytes, m.redirects, m.refusals, m.inflight} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

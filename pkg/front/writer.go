@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+
+	"github.com/foreignlayers/fl/pkg/ocierr"
 )
 
 // statusWriter records the status and byte count of a response. It keeps
@@ -55,14 +57,15 @@ func (w *statusWriter) code() int {
 }
 
 // holdWriter holds a response back, up to max bytes, so the front can act
-// on the body before the client sees it. A larger body is passed through
-// as it comes, unheld.
+// on it before the client sees it. A larger body is passed through as it
+// comes, unheld.
 type holdWriter struct {
 	w           http.ResponseWriter
 	status      int
 	max         int64
 	buf         bytes.Buffer
 	passthrough bool
+	released    bool
 }
 
 func (h *holdWriter) Header() http.Header { return h.w.Header() }
@@ -97,11 +100,39 @@ func (h *holdWriter) held() ([]byte, bool) {
 	return h.buf.Bytes(), !h.passthrough
 }
 
-// release sends what was held.
-func (h *holdWriter) release() {
+// ok reports whether the backend answered 2xx.
+func (h *holdWriter) ok() bool {
+	return h.status == 0 || h.status >= 200 && h.status < 300
+}
+
+// replace drops what was held and holds an error answer instead; a body
+// already passed through cannot be replaced.
+func (h *holdWriter) replace(status int, code ocierr.Code, msg string) {
 	if h.passthrough {
 		return
 	}
+	h.discard()
+	h.released = false
+	ocierr.WriteStatus(h, status, code, msg, nil)
+}
+
+// discard drops what was held, headers included: the caller answers.
+func (h *holdWriter) discard() {
+	if h.passthrough {
+		return
+	}
+	clear(h.w.Header())
+	h.status = 0
+	h.buf.Reset()
+	h.released = true
+}
+
+// release sends what was held, once.
+func (h *holdWriter) release() {
+	if h.passthrough || h.released {
+		return
+	}
+	h.released = true
 	if h.status == 0 {
 		h.status = http.StatusOK
 	}

@@ -25,6 +25,7 @@ const (
 	TooManyRequests Code = "TOOMANYREQUESTS"
 	Unavailable     Code = "UNAVAILABLE"
 	DigestInvalid   Code = "DIGEST_INVALID"
+	TagInvalid      Code = "TAG_INVALID"
 )
 
 // status is the one table of codes and their HTTP statuses.
@@ -40,6 +41,7 @@ var status = map[Code]int{
 	TooManyRequests: http.StatusTooManyRequests,
 	Unavailable:     http.StatusServiceUnavailable,
 	DigestInvalid:   http.StatusBadRequest,
+	TagInvalid:      http.StatusBadRequest,
 }
 
 // Status is the HTTP status that goes with c.

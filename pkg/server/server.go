@@ -35,13 +35,22 @@ type Config struct {
 	Mode             front.Mode
 	Policy           *policy.Policy
 	MaxManifestBytes int64
+	MaxBlobSize      int64
+	CacheMaxSize     int64
+	CacheMinFree     int64
 	MaxFetches       int
 	FetchWait        time.Duration
 	FetchTimeout     time.Duration
+	FetchGrace       time.Duration
+	FetchIdleTimeout time.Duration
+	FailureTTL       time.Duration
 	Htpasswd         string
 	AuthPulls        bool
 	TLSCert, TLSKey  string
-	ShutdownTimeout  time.Duration
+	// MetricsAddr, if set, serves /metrics and /healthz on a listener of
+	// their own, without auth, instead of on Addr.
+	MetricsAddr     string
+	ShutdownTimeout time.Duration
 	// FetchOptions are added to the client that reads foreign URLs
 	// (tests use them for short timeouts).
 	FetchOptions []fetch.Option
@@ -50,17 +59,24 @@ type Config struct {
 
 // Server is a running fl serve.
 type Server struct {
-	cfg  Config
-	srv  *http.Server
-	ln   net.Listener
-	tls  bool
-	log  *slog.Logger
-	done chan error
+	cfg    Config
+	srv    *http.Server
+	ln     net.Listener
+	msrv   *http.Server // the metrics listener's, if any
+	mln    net.Listener
+	tls    bool
+	lock   *dirLock
+	policy *policy.Live
+	auth   *front.Auth
+	front  *front.Front
+	ops    http.Handler // /metrics and /healthz
+	log    *slog.Logger
+	done   chan error
 }
 
 // Start builds the server and starts listening; it serves until ctx is
 // done, then shuts down gracefully. Wait returns when it has stopped.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -76,15 +92,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Upstream != "" && cfg.Htpasswd != "" {
 		return nil, errors.New("--htpasswd is for the embedded registry; with --upstream, the upstream registry does its own auth")
 	}
-	h, err := handler(ctx, cfg)
+	s := &Server{cfg: cfg, log: cfg.Logger, done: make(chan error, 1), policy: policy.NewLive(cfg.Policy)}
+	defer func() {
+		if err != nil {
+			s.closeListeners()
+			s.lock.release()
+		}
+	}()
+	h, err := s.handler(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
-	s := &Server{cfg: cfg, ln: ln, log: cfg.Logger, done: make(chan error, 1)}
 	s.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -94,25 +115,34 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
-			ln.Close()
 			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 		}
 		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		s.ln = tls.NewListener(ln, s.srv.TLSConfig)
+		s.ln = tls.NewListener(s.ln, s.srv.TLSConfig)
 		s.tls = true
+	}
+	if cfg.MetricsAddr != "" {
+		if s.mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("--metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
 	}
 	go s.serve(ctx)
 	return s, nil
 }
 
-// handler builds backend, store, front and the small endpoints around them.
-func handler(ctx context.Context, cfg Config) (http.Handler, error) {
+// handler takes the data dir, and builds backend, store, front and the
+// small endpoints around them.
+func (s *Server) handler(ctx context.Context) (http.Handler, error) {
+	cfg := s.cfg
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
+	}
+	if s.lock, err = lockDataDir(dataDir); err != nil {
+		return nil, err
 	}
 	var be http.Handler
 	if cfg.Upstream != "" {
@@ -130,63 +160,117 @@ func handler(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache, err := store.OpenFSCache(filepath.Join(dataDir, "cache"))
+	cache, err := store.OpenFSCache(filepath.Join(dataDir, "cache"), store.FSCacheOptions{MaxBytes: cfg.CacheMaxSize, MinFree: cfg.CacheMinFree, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	var auth *front.Auth
 	if cfg.Htpasswd != "" {
-		if auth, err = front.LoadHtpasswd(cfg.Htpasswd); err != nil {
+		if s.auth, err = front.LoadHtpasswd(cfg.Htpasswd, front.AuthOptions{Pulls: cfg.AuthPulls, Logger: cfg.Logger}); err != nil {
 			return nil, err
 		}
-		auth.Pulls = cfg.AuthPulls
 	} else if cfg.AuthPulls {
 		return nil, errors.New("--auth-pulls needs --htpasswd")
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	f, err := front.New(front.Options{
-		Backend: be, Index: idx, Cache: cache, Policy: cfg.Policy, Mode: cfg.Mode,
-		FetchOptions: cfg.FetchOptions, MaxManifestBytes: cfg.MaxManifestBytes, MaxFetches: cfg.MaxFetches,
-		FetchWait: cfg.FetchWait, FetchTimeout: cfg.FetchTimeout, Auth: auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
+	s.front, err = front.New(front.Options{
+		Backend: be, Index: idx, Cache: cache, Policy: s.policy, Mode: cfg.Mode,
+		FetchOptions: cfg.FetchOptions, MaxManifestBytes: cfg.MaxManifestBytes, MaxBlobSize: cfg.MaxBlobSize,
+		MaxFetches: cfg.MaxFetches, FetchWait: cfg.FetchWait, FetchTimeout: cfg.FetchTimeout,
+		FetchGrace: cfg.FetchGrace, FetchIdleTimeout: cfg.FetchIdleTimeout, FailureTTL: cfg.FailureTTL,
+		Auth: s.auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	s.ops = opsHandler(reg)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/metrics":
-			metrics.ServeHTTP(w, r)
-		case "/healthz":
-			w.Header().Set("Content-Type", "text/plain")
-			_, _ = w.Write([]byte("ok\n"))
-		default:
-			f.ServeHTTP(w, r)
+		case "/metrics", "/healthz":
+			if cfg.MetricsAddr == "" {
+				if cfg.AuthPulls && !s.auth.Authenticated(r) {
+					w.Header().Set("WWW-Authenticate", `Basic realm="fl"`)
+					http.Error(w, "credentials required (--auth-pulls); or serve /metrics and /healthz on --metrics-addr", http.StatusUnauthorized)
+					return
+				}
+				s.ops.ServeHTTP(w, r)
+				return
+			}
 		}
+		s.front.ServeHTTP(w, r)
 	}), nil
+}
+
+// opsHandler serves /metrics and /healthz.
+func opsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// Reload puts a new URL policy in force and re-reads the htpasswd file
+// (SIGHUP). On an error the old users stay.
+func (s *Server) Reload(p *policy.Policy) error {
+	s.policy.Store(p)
+	s.front.PolicyChanged()
+	if err := s.auth.Reload(); err != nil {
+		return fmt.Errorf("--htpasswd %s: %w (the previous users stay)", s.cfg.Htpasswd, err)
+	}
+	return nil
 }
 
 func (s *Server) serve(ctx context.Context) {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
-	s.log.Info("fl serve listening", "addr", s.Addr(), "tls", s.tls, "foreign", s.cfg.Mode, "upstream", s.cfg.Upstream, "data_dir", s.cfg.DataDir)
-	select {
-	case err := <-errc:
-		s.done <- err
-		return
-	case <-ctx.Done():
+	if s.mln != nil {
+		s.msrv = &http.Server{Handler: s.ops, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := s.msrv.Serve(s.mln); !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("the metrics listener stopped", "addr", s.cfg.MetricsAddr, "err", err)
+			}
+		}()
 	}
-	s.log.Info("shutting down: finishing responses in flight", "timeout", s.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := s.srv.Shutdown(sctx)
-	<-errc
+	s.log.Info("fl serve listening", "addr", s.Addr(), "tls", s.tls, "foreign", s.cfg.Mode, "upstream", s.cfg.Upstream, "data_dir", s.cfg.DataDir, "metrics_addr", s.cfg.MetricsAddr)
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing responses in flight", "timeout", s.cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		err = s.srv.Shutdown(sctx)
+		<-errc
+	}
+	if s.msrv != nil {
+		_ = s.msrv.Close()
+	}
+	s.closeListeners()
+	s.lock.release()
 	s.done <- err
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range []net.Listener{s.ln, s.mln} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// MetricsAddr is the address of the metrics listener, or "".
+func (s *Server) MetricsAddr() string {
+	if s.mln == nil {
+		return ""
+	}
+	return s.mln.Addr().String()
+}
 
 // Wait blocks until the server has stopped, and returns why.
 func (s *Server) Wait() error {

@@ -1,0 +1,68 @@
+package front
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// budget bounds the manifest bytes the front holds and parses at once:
+// each manifest PUT or GET takes its size from it before its bytes are
+// read (the backend parses them too), and waits while others hold it.
+type budget struct {
+	sem  *semaphore.Weighted
+	max  int64 // the whole budget
+	wait time.Duration
+
+	mu    sync.Mutex
+	hints map[string]int64 // repository@reference -> size last seen
+}
+
+// errBusy is a manifest that found no room in the budget in time.
+var errBusy = errors.New("too many large manifests are being handled at once")
+
+// defaultWeight is what a manifest GET of unknown size takes.
+const defaultWeight = 64 << 10
+
+// maxHints bounds the memory of sizes.
+const maxHints = 8192
+
+func newBudget(total int64, wait time.Duration) *budget {
+	return &budget{sem: semaphore.NewWeighted(total), max: total, wait: wait, hints: map[string]int64{}}
+}
+
+// acquire takes n bytes of the budget (at most the whole of it), waiting
+// up to the budget's wait; release gives them back.
+func (b *budget) acquire(ctx context.Context, n int64) (release func(), err error) {
+	n = min(max(n, 1), b.max)
+	ctx, cancel := context.WithTimeout(ctx, b.wait)
+	defer cancel()
+	if err := b.sem.Acquire(ctx, n); err != nil {
+		return nil, errBusy
+	}
+	var once sync.Once
+	return func() { once.Do(func() { b.sem.Release(n) }) }, nil
+}
+
+// hint is the size a manifest had when last seen, or defaultWeight.
+func (b *budget) hint(key string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n, ok := b.hints[key]; ok {
+		return n
+	}
+	return defaultWeight
+}
+
+// remember notes the size of a manifest, for the next GET of it.
+func (b *budget) remember(key string, n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.hints) >= maxHints {
+		clear(b.hints)
+	}
+	b.hints[key] = n
+}

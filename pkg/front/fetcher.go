@@ -1,0 +1,240 @@
+package front
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/foreignlayers/fl/pkg/fetch"
+	"github.com/foreignlayers/fl/pkg/store"
+)
+
+// Errors of a foreign fetch.
+var (
+	ErrDigestMismatch = errors.New("upstream content does not match the descriptor")
+	ErrTooManyFetches = errors.New("too many upstream fetches in progress")
+	errUseCache       = errors.New("the blob is in the cache")
+)
+
+// fetcher fetches each foreign blob once however many requests want it:
+// the first request starts a flight, later ones with the same descriptor
+// join it and read what it has written so far.
+type fetcher struct {
+	client  *fetch.Client
+	cache   store.Cache
+	sem     chan struct{}
+	wait    time.Duration // how long a new flight waits for a slot
+	timeout time.Duration // bound on one whole fetch
+	grace   time.Duration // how long a flight nobody reads goes on
+	recall  *recall
+	log     *slog.Logger
+	m       *metrics
+
+	mu      sync.Mutex
+	flights map[flightKey]*flight
+}
+
+// badFor is how long a URL that served wrong content for a descriptor is
+// skipped for that descriptor.
+const badFor = 10 * time.Minute
+
+// join attaches the request to the flight for desc, starting one if there
+// is none. The caller must detach when it stops reading. errUseCache means
+// a flight for desc has just committed the blob.
+func (f *fetcher) join(ctx context.Context, desc v1.Descriptor) (*flight, bool, error) {
+	key := keyOf(desc)
+	if fl, ok, err := f.attachExisting(key); ok || err != nil {
+		return fl, ok, err
+	}
+	if err := f.recall.failure(key); err != nil {
+		return nil, false, err
+	}
+	// A slot first, without holding the lock.
+	t := time.NewTimer(f.wait)
+	defer t.Stop()
+	select {
+	case f.sem <- struct{}{}:
+	case <-t.C:
+		return nil, false, ErrTooManyFetches
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok, err := f.attachLocked(key); ok || err != nil {
+		<-f.sem
+		return fl, ok, err
+	}
+	// Room before any byte: a blob the cache cannot hold is refused here.
+	w, err := f.cache.Create(ctx, desc.Digest, desc.Size)
+	if err != nil {
+		<-f.sem
+		return nil, false, err
+	}
+	fctx, cancel := context.WithCancelCause(context.Background())
+	fl := &flight{key: key, desc: desc, w: w, cancel: cancel, grace: f.grace, readers: 1, wake: make(chan struct{})}
+	f.flights[key] = fl
+	f.m.inflight.Inc()
+	go f.run(fctx, fl)
+	return fl, false, nil
+}
+
+func (f *fetcher) attachExisting(key flightKey) (*flight, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attachLocked(key)
+}
+
+func (f *fetcher) attachLocked(key flightKey) (*flight, bool, error) {
+	fl, ok := f.flights[key]
+	if !ok {
+		return nil, false, nil
+	}
+	switch state, err, ok := fl.attach(); {
+	case ok:
+		return fl, true, nil
+	case state == verified:
+		return nil, false, errUseCache
+	default:
+		return nil, false, err
+	}
+}
+
+// run fetches the blob from its URLs in order, failing over to the next
+// URL while nothing has been written, and commits it to the cache only
+// once its size and digest are verified.
+func (f *fetcher) run(ctx context.Context, fl *flight) {
+	defer func() {
+		f.mu.Lock()
+		delete(f.flights, fl.key)
+		f.mu.Unlock()
+		f.m.inflight.Dec()
+		<-f.sem
+		fl.cancel(nil)
+	}()
+	ctx, stop := context.WithTimeout(ctx, f.timeout)
+	defer stop()
+	var errs []error
+	exhausted := true // every URL tried, or skipped as bad
+	for i, u := range fl.desc.URLs {
+		if f.recall.isBad(fl.key, u) {
+			errs = append(errs, fmt.Errorf("%w: %s served content that did not match within the last %v; skipped", ErrDigestMismatch, u, badFor))
+			continue
+		}
+		start := time.Now()
+		err := f.fetchFrom(ctx, fl, u)
+		if err == nil {
+			f.m.fetches.WithLabelValues("ok").Inc()
+			f.log.Info("fetched foreign layer", "digest", fl.desc.Digest, "url", u, "size", fl.desc.Size, "duration", time.Since(start).Round(time.Millisecond))
+			f.finish(ctx, fl, u)
+			return
+		}
+		if ctx.Err() != nil {
+			cause := context.Cause(ctx)
+			f.log.Info("foreign layer fetch stopped", "digest", fl.desc.Digest, "url", u, "cause", cause)
+			_ = fl.w.Cancel()
+			fl.end(failed, fmt.Errorf("fetching %s from %s: %w", fl.desc.Digest, u, cause))
+			return // not the URL's fault: nothing remembered
+		}
+		errs = append(errs, err)
+		if errors.Is(err, ErrDigestMismatch) {
+			f.recall.markBad(fl.key, u)
+			f.m.fetches.WithLabelValues("mismatch").Inc()
+			f.log.Error("foreign layer content does not match its digest; nothing kept, later requests try the next URL", "digest", fl.desc.Digest, "url", u, "err", err)
+		} else {
+			f.m.fetches.WithLabelValues("error").Inc()
+			f.log.Warn("fetching foreign layer failed", "digest", fl.desc.Digest, "url", u, "err", err)
+		}
+		if fl.snapshot().written > 0 {
+			// Readers have had bytes from this URL; they cannot be taken
+			// back, so this flight ends here, and the next request tries
+			// the URLs left.
+			exhausted = i == len(fl.desc.URLs)-1
+			break
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, errors.New("no URL to fetch from"))
+	}
+	err := errors.Join(errs...)
+	_ = fl.w.Cancel()
+	if exhausted {
+		f.recall.remember(fl.key, err)
+	}
+	fl.end(failed, err)
+}
+
+func (f *fetcher) fetchFrom(ctx context.Context, fl *flight, u string) error {
+	body, err := f.client.Open(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	want := fl.desc.Size
+	if n := body.Size(); n >= 0 && n != want {
+		return fmt.Errorf("%w: %s has %d bytes, the descriptor says %d", ErrDigestMismatch, u, n, want)
+	}
+	h, err := newHash(fl.desc.Digest.Algorithm)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		m, rerr := body.Read(buf)
+		if m > 0 {
+			if n+int64(m) > want {
+				return fmt.Errorf("%w: %s sent more than the descriptor's %d bytes", ErrDigestMismatch, u, want)
+			}
+			if _, err := fl.w.Write(buf[:m]); err != nil {
+				return fmt.Errorf("caching: %w", err)
+			}
+			h.Write(buf[:m])
+			n += int64(m)
+			f.m.upstreamBytes.Add(float64(m))
+			fl.progress(n)
+		}
+		if rerr != nil {
+			if rerr == io.EOF {
+				break
+			}
+			return rerr
+		}
+	}
+	if n != want {
+		return fmt.Errorf("%w: %s sent %d bytes, the descriptor says %d", ErrDigestMismatch, u, n, want)
+	}
+	if got := fl.desc.Digest.Algorithm + ":" + hex.EncodeToString(h.Sum(nil)); got != fl.desc.Digest.String() {
+		return fmt.Errorf("%w: %s has digest %s, the descriptor says %s", ErrDigestMismatch, u, got, fl.desc.Digest)
+	}
+	return nil
+}
+
+// newHash returns the hash for a digest algorithm fl verifies.
+func newHash(alg string) (hash.Hash, error) {
+	if alg == "sha256" {
+		return sha256.New(), nil
+	}
+	return nil, fmt.Errorf("digest algorithm %q cannot be verified", alg)
+}
+
+// finish makes the verified bytes the cached blob, then lets readers have
+// the tail.
+func (f *fetcher) finish(ctx context.Context, fl *flight, source string) {
+	if err := fl.w.Commit(ctx, source); err != nil {
+		f.log.Error("caching foreign layer failed", "digest", fl.desc.Digest, "err", err)
+		_ = fl.w.Cancel()
+		fl.end(failed, fmt.Errorf("caching %s: %w", fl.desc.Digest, err))
+		return
+	}
+	fl.end(verified, nil)
+}
