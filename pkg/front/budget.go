@@ -13,9 +13,10 @@ import (
 // each manifest PUT or GET takes its size from it before its bytes are
 // read (the backend parses them too), and waits while others hold it.
 type budget struct {
-	sem  *semaphore.Weighted
-	max  int64 // the whole budget
-	wait time.Duration
+	sem     *semaphore.Weighted
+	max     int64 // the whole budget
+	unknown int64 // what a manifest GET of unknown size takes
+	wait    time.Duration
 
 	mu    sync.Mutex
 	hints map[string]int64 // repository@reference -> size last seen
@@ -24,14 +25,15 @@ type budget struct {
 // errBusy is a manifest that found no room in the budget in time.
 var errBusy = errors.New("too many large manifests are being handled at once")
 
-// defaultWeight is what a manifest GET of unknown size takes.
-const defaultWeight = 64 << 10
 
 // maxHints bounds the memory of sizes.
 const maxHints = 8192
 
-func newBudget(total int64, wait time.Duration) *budget {
-	return &budget{sem: semaphore.NewWeighted(total), max: total, wait: wait, hints: map[string]int64{}}
+// newBudget returns a budget of total bytes. A GET of a manifest whose
+// size is not known yet takes a quarter of the largest manifest: the
+// backend reads and parses it before the front can see how big it is.
+func newBudget(total, maxManifest int64, wait time.Duration) *budget {
+	return &budget{sem: semaphore.NewWeighted(total), max: total, unknown: max(maxManifest/4, 64<<10), wait: wait, hints: map[string]int64{}}
 }
 
 // acquire takes n bytes of the budget (at most the whole of it), waiting
@@ -47,14 +49,14 @@ func (b *budget) acquire(ctx context.Context, n int64) (release func(), err erro
 	return func() { once.Do(func() { b.sem.Release(n) }) }, nil
 }
 
-// hint is the size a manifest had when last seen, or defaultWeight.
+// hint is the size a manifest had when last seen.
 func (b *budget) hint(key string) int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if n, ok := b.hints[key]; ok {
 		return n
 	}
-	return defaultWeight
+	return b.unknown
 }
 
 // remember notes the size of a manifest, for the next GET of it.

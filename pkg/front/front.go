@@ -139,7 +139,7 @@ func New(o Options) (*Front, error) {
 	h := &Front{
 		backend: o.Backend, index: o.Index, cache: o.Cache, policy: o.Policy, mode: o.Mode,
 		auth: o.Auth, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobSize,
-		budget: newBudget(o.ManifestBudget, o.FetchWait), m: m, log: o.Logger,
+		budget: newBudget(o.ManifestBudget, o.MaxManifestBytes, o.FetchWait), m: m, log: o.Logger,
 	}
 	if o.AuthorizeUpstream {
 		h.authz = newUpstreamAuthz(o.Backend)

@@ -64,9 +64,11 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	hw := &holdWriter{w: w, max: 64 << 10}
 	h.backend.ServeHTTP(hw, r)
 	if hw.ok() {
+		digest := manifestDigest(hw, body)
 		h.budget.remember(rt.repo.String()+"@"+rt.ref, int64(len(body)))
+		h.budget.remember(rt.repo.String()+"@"+digest.String(), int64(len(body)))
 		if len(foreign) > 0 {
-			if err := h.index.Record(r.Context(), rt.repo, manifestDigest(hw, body), foreign); err != nil {
+			if err := h.index.Record(r.Context(), rt.repo, digest, foreign); err != nil {
 				h.log.Error("recording foreign layers of a stored manifest", "repository", rt.repo, "reference", rt.ref, "err", err)
 				hw.replace(http.StatusInternalServerError, ocierr.Unavailable, "the manifest was stored, but fl serve could not record its foreign layers; push it again")
 			}
