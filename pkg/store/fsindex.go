@@ -2,138 +2,138 @@ package store
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
+	"hash/maphash"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/foreignlayers/fl/pkg/name"
 )
 
-// FSIndex is an Index kept in memory and written through to one JSON file
-// per repository and digest under a directory, so it survives restarts.
+// FSIndex is an Index in a directory, read on demand: opening it loads
+// nothing, so it starts as fast with a million entries as with none.
+//
+//	DIR/_v1/REPO/_layers/ALG/HEX.json     a digest of REPO, with the URLs each manifest declared
+//	DIR/_v1/REPO/_manifests/ALG/HEX.json  the digests a manifest of REPO declared
+//	DIR/_tmp/                            temporary files, renamed into place; emptied at open
+//
+// REPO is the repository's components as directories; a component never
+// starts with '_', so these names cannot collide with a repository's.
+// Writes of one repository are serialized; lookups are answered from a
+// bounded in-memory cache of recent results, found or not.
 type FSIndex struct {
-	dir string
-	mu  sync.RWMutex
-	m   map[string]map[v1.Hash]v1.Descriptor
+	dir   string
+	seed  maphash.Seed
+	locks [indexStripes]sync.RWMutex // by repository
+	seen  *lru[indexKey, indexResult]
 }
 
 var _ Index = (*FSIndex)(nil)
 
-// OpenFSIndex loads the index under dir, creating dir if need be.
+const (
+	indexStripes = 64
+	// IndexCacheEntries is how many lookup results an FSIndex keeps in
+	// memory.
+	IndexCacheEntries = 1 << 16
+)
+
+type indexKey struct {
+	repo   string
+	digest v1.Hash
+}
+
+// indexResult is a remembered lookup: the merged descriptor, or found
+// false.
+type indexResult struct {
+	desc  v1.Descriptor
+	found bool
+}
+
+// OpenFSIndex opens the index under dir, creating dir if need be.
+// Temporary files a crash left behind are removed; nothing else is read.
 func OpenFSIndex(dir string) (*FSIndex, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	x := &FSIndex{dir: dir, seed: maphash.MakeSeed(), seen: newLRU[indexKey, indexResult](IndexCacheEntries)}
+	if err := os.MkdirAll(filepath.Join(dir, "_v1"), 0o755); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	x := &FSIndex{dir: dir, m: map[string]map[v1.Hash]v1.Descriptor{}}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		var e entry
-		if err := json.Unmarshal(b, &e); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		x.put(e.Repo, e.Descriptor)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("loading index from %s: %w", dir, err)
+	if err := emptyDir(x.tmpDir()); err != nil {
+		return nil, fmt.Errorf("index: removing temporary files: %w", err)
 	}
 	return x, nil
 }
 
-type entry struct {
-	Repo       string        `json:"repository"`
-	Descriptor v1.Descriptor `json:"descriptor"`
+func (x *FSIndex) tmpDir() string { return filepath.Join(x.dir, "_tmp") }
+
+func (x *FSIndex) repoDir(repo name.Repository) string {
+	return filepath.Join(append([]string{x.dir, "_v1"}, repo.Components()...)...)
 }
 
-func (x *FSIndex) put(repo string, d v1.Descriptor) {
-	if x.m[repo] == nil {
-		x.m[repo] = map[v1.Hash]v1.Descriptor{}
-	}
-	x.m[repo][d.Digest] = d
+// layerPath and manifestPath take digests that passed checkDigest.
+func (x *FSIndex) layerPath(repo name.Repository, d v1.Hash) string {
+	return filepath.Join(x.repoDir(repo), "_layers", d.Algorithm, d.Hex+".json")
 }
 
-// Record implements Index.
-func (x *FSIndex) Record(_ context.Context, repo string, descs []v1.Descriptor) error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, d := range descs {
-		have, ok := x.m[repo][d.Digest]
-		merged := merge(have, d, ok)
-		if ok && slices.Equal(merged.URLs, have.URLs) && merged.MediaType == have.MediaType && merged.Size == have.Size {
-			continue
-		}
-		if err := x.write(repo, merged); err != nil {
-			return err
-		}
-		x.put(repo, merged)
-	}
-	return nil
+func (x *FSIndex) manifestPath(repo name.Repository, d v1.Hash) string {
+	return filepath.Join(x.repoDir(repo), "_manifests", d.Algorithm, d.Hex+".json")
 }
 
-func merge(have, d v1.Descriptor, ok bool) v1.Descriptor {
-	out := v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest, URLs: slices.Clone(d.URLs)}
-	if !ok {
-		return out
-	}
-	out.URLs = slices.Clone(have.URLs)
-	for _, u := range d.URLs {
-		if !slices.Contains(out.URLs, u) {
-			out.URLs = append(out.URLs, u)
-		}
-	}
-	return out
-}
-
-func (x *FSIndex) path(repo string, digest v1.Hash) string {
-	return filepath.Join(x.dir, filepath.FromSlash(repo), digest.Algorithm, digest.Hex+".json")
-}
-
-func (x *FSIndex) write(repo string, d v1.Descriptor) error {
-	b, err := json.Marshal(entry{Repo: repo, Descriptor: d})
-	if err != nil {
-		return err
-	}
-	p := x.path(repo, d.Digest)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("index: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("index: %w", err)
-	}
-	return nil
+func (x *FSIndex) lock(repo name.Repository) *sync.RWMutex {
+	return &x.locks[maphash.String(x.seed, repo.String())%indexStripes]
 }
 
 // Lookup implements Index.
-func (x *FSIndex) Lookup(_ context.Context, repo string, digest v1.Hash) (v1.Descriptor, error) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	d, ok := x.m[repo][digest]
-	if !ok {
-		return v1.Descriptor{}, ErrNotFound
+func (x *FSIndex) Lookup(_ context.Context, repo name.Repository, digest v1.Hash) (v1.Descriptor, error) {
+	if err := checkRepository(repo); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("index: %w", err)
 	}
+	k := indexKey{repo.String(), digest}
+	r, ok := x.seen.Get(k)
+	if !ok {
+		if err := checkDigest(digest); err != nil {
+			// Nothing with such a digest can be recorded.
+			return v1.Descriptor{}, fmt.Errorf("index: %w: %w", ErrNotFound, err)
+		}
+		var err error
+		if r, err = x.load(repo, digest); err != nil {
+			return v1.Descriptor{}, err
+		}
+	}
+	if !r.found {
+		return v1.Descriptor{}, fmt.Errorf("index: %s in %s: %w", digest, repo, ErrNotFound)
+	}
+	d := r.desc
 	d.URLs = slices.Clone(d.URLs)
 	return d, nil
+}
+
+// load reads digest's entry from disk and remembers the result. The read
+// lock keeps writers of repo out, so what is remembered is current.
+func (x *FSIndex) load(repo name.Repository, digest v1.Hash) (indexResult, error) {
+	mu := x.lock(repo)
+	mu.RLock()
+	defer mu.RUnlock()
+	rec, err := x.readLayer(repo, digest)
+	if err != nil {
+		return indexResult{}, err
+	}
+	r := indexResult{}
+	if rec != nil {
+		r = indexResult{desc: rec.descriptor(), found: true}
+	}
+	x.seen.Put(indexKey{repo.String(), digest}, r)
+	return r, nil
+}
+
+// remember updates the lookup cache after a write; the caller holds the
+// repository's lock.
+func (x *FSIndex) remember(repo name.Repository, digest v1.Hash, rec *layerRecord) {
+	r := indexResult{}
+	if rec != nil {
+		r = indexResult{desc: rec.descriptor(), found: true}
+	}
+	x.seen.Put(indexKey{repo.String(), digest}, r)
 }

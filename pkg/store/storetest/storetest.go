@@ -1,104 +1,89 @@
 // Package storetest is the suite every store.Index and store.Cache
-// implementation must pass.
+// implementation must pass, as distribution's storage driver testsuites:
+// an implementation joins it with a constructor, it does not get a suite
+// of its own.
+//
+//	func TestMyIndex(t *testing.T) { storetest.TestIndex(t, newMyIndex) }
+//	func TestMyCache(t *testing.T) { storetest.TestCache(t, newMyCache) }
 package storetest
 
 import (
 	"context"
-	"errors"
-	"io"
-	"os"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/foreignlayers/fl/pkg/name"
 	"github.com/foreignlayers/fl/pkg/store"
 )
 
-func hash(s string) v1.Hash {
-	h, _, _ := v1.SHA256(strings.NewReader(s))
-	return h
+// NewIndex returns an empty index over storage of its own, and a function
+// that opens that storage again as a new process would (the first index
+// is abandoned, not closed).
+type NewIndex func(t *testing.T) (x store.Index, reopen func(t *testing.T) store.Index)
+
+// CacheOptions are what the suite asks of a cache.
+type CacheOptions struct {
+	MaxBytes int64 // the capacity
 }
 
-// TestIndex runs the Index suite. reopen returns the index as a new
-// process would see it, over the same storage.
-func TestIndex(t *testing.T, open func(t *testing.T) store.Index, reopen func(t *testing.T) store.Index) {
-	ctx := context.Background()
-	x := open(t)
-	d := v1.Descriptor{MediaType: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", Size: 3, Digest: hash("abc"), URLs: []string{"https://a/x"}}
-	if _, err := x.Lookup(ctx, "lib/ubuntu", d.Digest); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("empty index: %v", err)
-	}
-	if err := x.Record(ctx, "lib/ubuntu", []v1.Descriptor{d}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := x.Lookup(ctx, "lib/ubuntu", d.Digest)
-	if err != nil || got.Size != 3 || got.URLs[0] != "https://a/x" || got.MediaType != d.MediaType {
-		t.Fatalf("lookup = %+v, %v", got, err)
-	}
-	if _, err := x.Lookup(ctx, "other", d.Digest); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("an index entry leaked to another repository: %v", err)
-	}
-	// Another manifest names a mirror: the URLs merge, in order.
-	d2 := d
-	d2.URLs = []string{"https://b/x", "https://a/x"}
-	if err := x.Record(ctx, "lib/ubuntu", []v1.Descriptor{d2}); err != nil {
-		t.Fatal(err)
-	}
-	got, _ = x.Lookup(ctx, "lib/ubuntu", d.Digest)
-	if len(got.URLs) != 2 || got.URLs[0] != "https://a/x" || got.URLs[1] != "https://b/x" {
-		t.Errorf("merged urls = %v", got.URLs)
-	}
-	// The caller cannot change the index through what it got.
-	got.URLs[0] = "https://evil/"
-	again, _ := x.Lookup(ctx, "lib/ubuntu", d.Digest)
-	if again.URLs[0] != "https://a/x" {
-		t.Errorf("lookup result aliases the index")
-	}
-	// It survives a restart.
-	y := reopen(t)
-	got, err = y.Lookup(ctx, "lib/ubuntu", d.Digest)
-	if err != nil || len(got.URLs) != 2 {
-		t.Errorf("after reopening: %+v, %v", got, err)
-	}
+// NewCache returns an empty cache of the given capacity over storage of
+// its own, and a function that opens that storage again as a new process
+// would after a crash: the first cache is abandoned, writers and readers
+// still open.
+type NewCache func(t *testing.T, o CacheOptions) (c store.Cache, reopen func(t *testing.T) store.Cache)
+
+var ctx = context.Background()
+
+const foreign = types.DockerForeignLayer
+
+// digest is the sha256 digest of s.
+func digest(s string) v1.Hash {
+	sum := sha256.Sum256([]byte(s))
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }
 
-// TestCache runs the Cache suite.
-func TestCache(t *testing.T, open func(t *testing.T) store.Cache) {
-	ctx := context.Background()
-	c := open(t)
-	d := hash("blob content")
-	if _, err := c.Open(ctx, d); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("empty cache: %v", err)
-	}
-	f, err := os.CreateTemp(c.SpoolDir(), "spool-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = f.WriteString("blob content")
-	_ = f.Close()
-	if _, err := c.Open(ctx, d); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("a spooled blob is visible before commit")
-	}
-	if err := c.Commit(ctx, d, f.Name()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := c.Open(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if b.Size() != int64(len("blob content")) {
-		t.Errorf("size %d", b.Size())
-	}
-	if _, err := b.Seek(5, io.SeekStart); err != nil {
-		t.Fatal(err)
-	}
-	rest, _ := io.ReadAll(b)
-	if string(rest) != "content" {
-		t.Errorf("read after seek: %q", rest)
-	}
-	if err := c.Commit(ctx, hash("x"), "/etc/passwd"); err == nil {
-		t.Errorf("committed a file from outside the spool directory")
+// manifest is the digest of the manifest numbered n.
+func manifest(n int) v1.Hash { return digest(fmt.Sprintf("manifest %d", n)) }
+
+// desc describes content as a foreign layer with urls.
+func desc(content string, urls ...string) v1.Descriptor {
+	return v1.Descriptor{MediaType: foreign, Size: int64(len(content)), Digest: digest(content), URLs: urls}
+}
+
+var (
+	repoA = name.MustRepository("lib/ubuntu")
+	repoB = name.MustRepository("other/ubuntu")
+	repoC = name.MustRepository("lib")
+)
+
+// badDigests cannot be used: fl cannot verify them, or they could
+// escape a directory.
+var badDigests = []v1.Hash{
+	{},
+	{Algorithm: "sha256", Hex: "../../../../etc/passwd"},
+	{Algorithm: "sha256", Hex: strings.Repeat("a", 63)},
+	{Algorithm: "sha256", Hex: strings.ToUpper(digest("x").Hex)},
+	{Algorithm: "sha384", Hex: strings.Repeat("a", 96)},
+	{Algorithm: "md5", Hex: strings.Repeat("a", 32)},
+	{Algorithm: "..", Hex: digest("x").Hex},
+	{Algorithm: "sha512", Hex: strings.Repeat("a", 64)},
+}
+
+func run[T any](t *testing.T, tests []struct {
+	name string
+	f    func(t *testing.T, s T)
+}, open func(t *testing.T) T) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.f(t, open(t))
+		})
 	}
 }
