@@ -2,6 +2,7 @@ package front
 
 import (
 	"fmt"
+	"github.com/foreignlayers/fl/pkg/name"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -29,7 +30,7 @@ func TestUpstreamAuthzBounded(t *testing.T) {
 			r.Header.Set("Authorization", auth)
 		}
 		w := httptest.NewRecorder()
-		return a.allow(w, r, "repo"), w
+		return a.allow(w, r, name.MustRepository("repo")), w
 	}
 	for i := range 3 * maxAnswers {
 		if ok, _ := ask(fmt.Sprintf("Bearer token-%d", i)); !ok {

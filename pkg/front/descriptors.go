@@ -88,7 +88,12 @@ func (e *vetError) Error() string { return e.msg }
 // fl can verify, a size within bounds, every URL allowed by the policy.
 // It returns the foreign blobs with their URLs in canonical form.
 func vet(d declared, p *policy.Policy, maxBlob int64) ([]v1.Descriptor, error) {
+	sizes := map[string]int64{}
 	for _, x := range d.all {
+		if n, seen := sizes[x.Digest]; seen && n != x.Size {
+			return nil, &vetError{fmt.Sprintf("descriptor %s is declared twice, with %d and %d bytes; one of them is wrong", x.Digest, n, x.Size)}
+		}
+		sizes[x.Digest] = x.Size
 		if err := name.CheckDigest(x.Digest); err != nil {
 			return nil, &vetError{fmt.Sprintf("a descriptor with urls has an invalid digest: %v", err)}
 		}
