@@ -1,118 +1,292 @@
 package front
 
 import (
-	"bufio"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/foreignlayers/fl/pkg/name"
-
 	"github.com/foreignlayers/fl/pkg/ocierr"
 )
 
-// Auth is HTTP basic auth against an htpasswd file of bcrypt hashes, as
-// distribution's htpasswd auth reads it.
-type Auth struct {
-	users map[string][]byte
-	// Pulls requires credentials for reads too; otherwise only writes do.
-	Pulls bool
-	Realm string
+// The actions a request may need on a repository, as token scopes name
+// them.
+const (
+	ActionPull   = "pull"
+	ActionPush   = "push"
+	ActionDelete = "delete"
+)
+
+// tokenService is the service name in challenges and tokens.
+const tokenService = "fl"
+
+// Access is what a request needs.
+type Access struct {
+	// Repo is zero for the /v2/ ping and _catalog.
+	Repo name.Repository
+	// Action is ActionPull, ActionPush or ActionDelete; "" for the ping.
+	Action string
+	// Catalog marks /v2/_catalog.
+	Catalog bool
 }
 
-// LoadHtpasswd reads an htpasswd file (`htpasswd -B` writes bcrypt).
+// ping reports whether acc is the /v2/ ping, which needs only valid
+// credentials of any kind.
+func (acc Access) ping() bool { return acc.Action == "" && !acc.Catalog }
+
+// scope is acc as a token scope, "" when it has none.
+func (acc Access) scope() string {
+	switch {
+	case acc.Catalog:
+		return "registry:catalog:*"
+	case acc.Repo.IsZero() || acc.Action == "":
+		return ""
+	}
+	return "repository:" + acc.Repo.String() + ":" + acc.Action
+}
+
+// AuthOptions configure an Auth.
+type AuthOptions struct {
+	// Pulls requires credentials for pulls too (--auth-pulls).
+	Pulls bool
+	// Realm overrides the token realm URL; by default it is
+	// <scheme>://<Host>/auth/token from each request.
+	Realm string
+	// Key signs tokens (HMAC-SHA256, at least 16 bytes); random per
+	// process if nil, so tokens die with the process.
+	Key    []byte
+	Logger *slog.Logger
+}
+
+// Auth is fl serve's authentication: users from an htpasswd file of bcrypt
+// hashes, and the registry token flow of Docker Hub and distribution's
+// token auth. /v2/ challenges clients without credentials to fetch a token
+// from /auth/token; requests carry that token, or Basic credentials
+// directly. Without Pulls, anonymous clients may pull and list.
+type Auth struct {
+	path  string
+	pulls bool
+	realm string
+	key   []byte
+	log   *slog.Logger
+	salt  [32]byte      // for the keys of the credential cache
+	sem   chan struct{} // bounds concurrent bcrypt runs
+	state atomic.Pointer[htpasswd]
+
+	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
+	compare func(hash, password []byte) error
+	now     func() time.Time
+}
+
+// LoadHtpasswd reads an htpasswd file of bcrypt hashes (`htpasswd -B`).
 func LoadHtpasswd(path string, o AuthOptions) (*Auth, error) {
-	f, err := os.Open(path)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Auth{
+		path: path, pulls: o.Pulls, realm: o.Realm, key: o.Key, log: o.Logger,
+		sem:     make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		compare: bcrypt.CompareHashAndPassword, now: time.Now,
+	}
+	if a.key == nil {
+		a.key = make([]byte, 32)
+		_, _ = rand.Read(a.key)
+	} else if len(a.key) < 16 {
+		return nil, errors.New("auth: the token key must have at least 16 bytes")
+	}
+	_, _ = rand.Read(a.salt[:])
+	s, err := readHtpasswd(path)
 	if err != nil {
-		return nil, fmt.Errorf("--htpasswd: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	a := &Auth{users: map[string][]byte{}, Realm: "fl"}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		user, hash, ok := strings.Cut(line, ":")
-		if !ok || user == "" {
-			return nil, fmt.Errorf("--htpasswd %s line %d: expected user:hash", path, n)
-		}
-		if !strings.HasPrefix(hash, "$2") {
-			return nil, fmt.Errorf("--htpasswd %s line %d: user %s: only bcrypt hashes are accepted (htpasswd -B)", path, n, user)
-		}
-		a.users[user] = []byte(hash)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--htpasswd %s: %w", path, err)
-	}
-	if len(a.users) == 0 {
-		return nil, fmt.Errorf("--htpasswd %s has no users", path)
-	}
-	a.Pulls = o.Pulls
+	a.state.Store(s)
 	return a, nil
 }
 
-// valid reports whether the request carries a known user and password.
-func (a *Auth) valid(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
+// Reload re-reads the htpasswd file (on SIGHUP). On an error the users
+// already loaded stay. Cached credential checks are forgotten, and tokens
+// of users no longer in the file stop working.
+func (a *Auth) Reload() error {
+	if a == nil {
+		return nil
 	}
-	hash, known := a.users[user]
-	if !known {
-		// Spend the same time as for a known user.
-		_ = bcrypt.CompareHashAndPassword([]byte("$2a$10$7EqJtq98hPqEX7fNZaFWoO5gN7ckD3DCpkHd7W6yK1dCq3ZkM2ZiS"), []byte(pass))
-		return false
+	s, err := readHtpasswd(a.path)
+	if err != nil {
+		return err
 	}
-	return bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil
+	a.state.Store(s)
+	return nil
 }
 
-// allow checks a request; it answers 401 itself and returns false when
-// credentials are needed and missing. The /v2/ ping always challenges a
-// request without valid credentials, so that clients learn to send them;
-// with anonymous pulls allowed, a client that has none goes on without.
+// Allow reports whether r may do acc. When it may not, Allow has answered
+// 401 with a Bearer challenge naming the token realm and the scope needed.
+// A nil Auth allows everything.
 func (a *Auth) Allow(w http.ResponseWriter, r *http.Request, acc Access) bool {
 	if a == nil {
 		return true
 	}
-	if acc.Action == "pull" && !a.Pulls {
+	id, err := a.identify(r)
+	switch {
+	case errors.Is(err, errBadCredentials):
+		a.log.Info("refused credentials", "user", id.user, "remote", r.RemoteAddr, "path", r.URL.Path)
+		a.challenge(w, r, acc, "", "invalid username or password")
+		return false
+	case errors.Is(err, errBadToken):
+		a.challenge(w, r, acc, "invalid_token", "invalid or expired token")
+		return false
+	case err != nil:
+		ocierr.Write(w, ocierr.Unavailable, "checking credentials: "+err.Error(), nil)
+		return false
+	}
+	if a.permits(id, acc) {
 		return true
 	}
-	if a.valid(r) {
-		return true
+	switch {
+	case id.bearer && id.user != "":
+		a.challenge(w, r, acc, "insufficient_scope", "the token does not grant "+scopeText(acc))
+	case id.bearer:
+		a.challenge(w, r, acc, "insufficient_scope", "authentication required"+accessText(acc))
+	default:
+		a.challenge(w, r, acc, "", "authentication required"+accessText(acc))
 	}
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", a.Realm))
-	ocierr.Write(w, ocierr.Unauthorized, "authentication required", nil)
 	return false
 }
 
-// Access is what a request asks of a repository.
-type Access struct {
-	Repo    name.Repository
-	Action  string
-	Catalog bool
+// Authenticated reports whether r carries a user's valid credentials:
+// Basic, or a token issued to a user (not an anonymous one). A nil Auth
+// lets everyone in.
+func (a *Auth) Authenticated(r *http.Request) bool {
+	if a == nil {
+		return true
+	}
+	id, err := a.identify(r)
+	return err == nil && id.user != ""
 }
 
-// ServeToken is the token endpoint (TEMPORARY stub until the token flow lands).
-func (a *Auth) ServeToken(w http.ResponseWriter, r *http.Request) {
-	ocierr.Write(w, ocierr.Unsupported, "no token endpoint", nil)
+// identity is who a request is.
+type identity struct {
+	user   string // "" for anonymous
+	bearer bool   // a token, whose grants are below
+	tok    *claims
 }
 
-// Authenticated reports whether r carries valid credentials.
-func (a *Auth) Authenticated(r *http.Request) bool { return a == nil || a.valid(r) }
+var (
+	errBadCredentials = errors.New("invalid username or password")
+	errBadToken       = errors.New("invalid token")
+)
 
-// Reload re-reads the htpasswd file (TEMPORARY stub).
-func (a *Auth) Reload() error { return nil }
+// identify reads r's Authorization: none (anonymous), Basic (checked
+// against the htpasswd users) or Bearer (a token of ours).
+func (a *Auth) identify(r *http.Request) (identity, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return identity{}, nil
+	}
+	scheme, cred, _ := strings.Cut(h, " ")
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return identity{}, errBadCredentials
+		}
+		ok, err := a.check(r.Context(), user, pass)
+		if err != nil {
+			return identity{user: user}, err
+		}
+		if !ok {
+			return identity{user: user}, errBadCredentials
+		}
+		return identity{user: user}, nil
+	case strings.EqualFold(scheme, "Bearer"):
+		c, err := a.verifyToken(strings.TrimSpace(cred))
+		if err != nil {
+			return identity{}, errBadToken
+		}
+		return identity{user: c.Sub, bearer: true, tok: c}, nil
+	}
+	return identity{}, errBadCredentials
+}
 
-// AuthOptions configure an Auth (TEMPORARY stub).
-type AuthOptions struct {
-	Pulls  bool
-	Realm  string
-	Key    []byte
-	Logger *slog.Logger
+// permits decides. Anonymous clients may pull and list unless pulls need
+// credentials; Basic users may do everything; a token may do what it
+// grants, and never less than an anonymous client.
+func (a *Auth) permits(id identity, acc Access) bool {
+	anonymous := !a.pulls && (acc.Action == ActionPull || acc.Catalog)
+	switch {
+	case anonymous:
+		return true
+	case id.bearer:
+		if acc.ping() {
+			return true
+		}
+		if acc.Repo.IsZero() && !acc.Catalog {
+			// A route without a repository: only a user's token.
+			return id.user != ""
+		}
+		return id.tok.grants(acc)
+	case id.user != "":
+		return true
+	}
+	return false
+}
+
+// challenge answers 401 with a Bearer challenge: the realm, the service
+// and, when the request named one, the scope it needs.
+func (a *Auth) challenge(w http.ResponseWriter, r *http.Request, acc Access, errCode, message string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, `Bearer realm=%s,service=%s`, quote(a.realmFor(r)), quote(tokenService))
+	if s := acc.scope(); s != "" {
+		fmt.Fprintf(&b, `,scope=%s`, quote(s))
+	}
+	if errCode != "" {
+		fmt.Fprintf(&b, `,error=%s`, quote(errCode))
+	}
+	w.Header().Set("WWW-Authenticate", b.String())
+	ocierr.Write(w, ocierr.Unauthorized, message, nil)
+}
+
+// realmFor is the token endpoint's URL as the client reached the server.
+func (a *Auth) realmFor(r *http.Request) string {
+	if a.realm != "" {
+		return a.realm
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/auth/token"
+}
+
+// scopeText is acc's scope, for messages.
+func scopeText(acc Access) string {
+	if s := acc.scope(); s != "" {
+		return s
+	}
+	return "access to this route"
+}
+
+// accessText says what acc is, for messages: " to push team/app".
+func accessText(acc Access) string {
+	switch {
+	case acc.Catalog:
+		return " to list the catalog"
+	case acc.ping():
+		return ""
+	case acc.Repo.IsZero():
+		return " to " + acc.Action
+	}
+	return " to " + acc.Action + " " + acc.Repo.String()
+}
+
+// quote makes a quoted-string of an auth-param.
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }

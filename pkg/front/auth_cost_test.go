@@ -1,0 +1,229 @@
+package front
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// bcryptSpy records the cost of every bcrypt comparison an Auth runs.
+type bcryptSpy struct {
+	mu    sync.Mutex
+	costs []int
+}
+
+func spyBcrypt(a *Auth) *bcryptSpy {
+	s := &bcryptSpy{}
+	real := a.compare
+	a.compare = func(hash, pass []byte) error {
+		c, _ := bcrypt.Cost(hash)
+		s.mu.Lock()
+		s.costs = append(s.costs, c)
+		s.mu.Unlock()
+		return real(hash, pass)
+	}
+	return s
+}
+
+// take returns the costs recorded since the last take.
+func (s *bcryptSpy) take() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.costs
+	s.costs = nil
+	return c
+}
+
+func checkCreds(t *testing.T, a *Auth, user, pass string) bool {
+	t.Helper()
+	ok, err := a.check(context.Background(), user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// An unknown user costs exactly one bcrypt, at the cost most of the
+// file's users have, as a known user with a wrong password does.
+// Successes are remembered a minute, failures some seconds; a reload
+// forgets both.
+func TestAuthCredentialCost(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	var file []byte
+	for i, cost := range []int{5, 5, 4} {
+		h, err := bcrypt.GenerateFromPassword([]byte("pw"+strconv.Itoa(i)), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file = fmt.Appendf(file, "user%d:%s\n", i, h)
+	}
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := LoadHtpasswd(path, AuthOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	a.now = func() time.Time { return clock }
+	spy := spyBcrypt(a)
+
+	for _, step := range []struct {
+		name       string
+		user, pass string
+		ok         bool
+		costs      []int
+	}{
+		{"unknown user", "nobody", "pw0", false, []int{5}},
+		{"unknown user again (remembered)", "nobody", "pw0", false, nil},
+		{"another unknown user", "nobody2", "x", false, []int{5}},
+		{"wrong password", "user0", "wrong", false, []int{5}},
+		{"right password", "user0", "pw0", true, []int{5}},
+		{"right password again (remembered)", "user0", "pw0", true, nil},
+		{"cheaper user", "user2", "pw2", true, []int{4}},
+	} {
+		if ok := checkCreds(t, a, step.user, step.pass); ok != step.ok {
+			t.Errorf("%s: ok = %v", step.name, ok)
+		}
+		if got := spy.take(); !reflect.DeepEqual(got, step.costs) {
+			t.Errorf("%s: bcrypt runs at costs %v, want %v", step.name, got, step.costs)
+		}
+	}
+
+	clock = clock.Add(credBadTTL + time.Second)
+	checkCreds(t, a, "nobody", "pw0")
+	checkCreds(t, a, "user0", "pw0")
+	if got := spy.take(); !reflect.DeepEqual(got, []int{5}) {
+		t.Errorf("after %v: bcrypt runs %v; want one for the failure, none for the success", credBadTTL, got)
+	}
+	clock = clock.Add(credOKTTL)
+	checkCreds(t, a, "user0", "pw0")
+	if got := spy.take(); len(got) != 1 {
+		t.Errorf("after %v: success checked %d times, want once more", credOKTTL, len(got))
+	}
+	if err := a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	checkCreds(t, a, "user0", "pw0")
+	if got := spy.take(); len(got) != 1 {
+		t.Errorf("after a reload: %d bcrypt runs, want 1 (nothing remembered across reloads)", len(got))
+	}
+}
+
+// 32 connections sending the same bad credentials at once cost one
+// bcrypt.
+func TestAuthCredentialSharedCheck(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestAuth(t, AuthOptions{}, "alice", "s3cret")
+	gate := make(chan struct{})
+	var runs atomic.Int64
+	a.compare = func(hash, pass []byte) error {
+		runs.Add(1)
+		<-gate
+		return bcrypt.ErrMismatchedHashAndPassword
+	}
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			if ok, err := a.check(context.Background(), "alice", "guess"); ok || err != nil {
+				t.Errorf("bad credentials: %v %v", ok, err)
+			}
+		})
+	}
+	waitFor(t, func() bool { return runs.Load() == 1 })
+	waitFor(t, func() bool { s := a.state.Load(); s.mu.Lock(); defer s.mu.Unlock(); return len(s.inflight) == 1 })
+	close(gate)
+	wg.Wait()
+	if n := runs.Load(); n != 1 {
+		t.Errorf("%d bcrypt runs for 32 identical checks", n)
+	}
+}
+
+// bcrypt runs at most cap(sem) at a time; while a flood of bad
+// credentials holds every slot, a user whose success is remembered gets in
+// without waiting, and a request that gives up leaves the queue.
+func TestAuthCredentialFloodDoesNotStarve(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestAuth(t, AuthOptions{}, "alice", "s3cret")
+	if want := max(1, runtime.GOMAXPROCS(0)/2); cap(a.sem) != want {
+		t.Errorf("%d bcrypt slots, want %d", cap(a.sem), want)
+	}
+	if !checkCreds(t, a, "alice", "s3cret") { // remembered from now on
+		t.Fatal("alice refused")
+	}
+	gate := make(chan struct{})
+	var inside, most atomic.Int64
+	a.compare = func(hash, pass []byte) error {
+		n := inside.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-gate
+		inside.Add(-1)
+		return bcrypt.ErrMismatchedHashAndPassword
+	}
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Go(func() { _, _ = a.check(context.Background(), "alice", fmt.Sprint("guess", i)) })
+	}
+	waitFor(t, func() bool { return inside.Load() == int64(cap(a.sem)) })
+
+	done := make(chan bool)
+	go func() { ok, _ := a.check(context.Background(), "alice", "s3cret"); done <- ok }()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Errorf("alice refused during the flood")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a remembered success waited behind the flood")
+	}
+	// A new check queues; when its request ends it gives up.
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { _, err := a.check(ctx, "bob", "new"); errc <- err }()
+	cancel()
+	if err := <-errc; err == nil {
+		t.Errorf("a cancelled check waiting for bcrypt returned no error")
+	}
+	close(gate)
+	wg.Wait()
+	if m := most.Load(); m > int64(cap(a.sem)) {
+		t.Errorf("%d bcrypt runs at once, more than %d", m, cap(a.sem))
+	}
+}
+
+// The memory of checks stays bounded however many credentials are tried.
+func TestAuthCredentialCacheBounded(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestAuth(t, AuthOptions{}, "alice", "s3cret")
+	a.compare = func(hash, pass []byte) error { return bcrypt.ErrMismatchedHashAndPassword }
+	for i := range 3 * maxCredKeys {
+		checkCreds(t, a, "alice", strconv.Itoa(i))
+	}
+	s := a.state.Load()
+	if n := len(s.bad); n > maxCredKeys || n == 0 {
+		t.Errorf("%d failures remembered, want 1..%d", n, maxCredKeys)
+	}
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
