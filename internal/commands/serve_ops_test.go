@@ -71,7 +71,8 @@ func TestServeAuth(t *testing.T) {
 		if !pulls && (err != nil || resp.StatusCode != 200) {
 			t.Errorf("anonymous pull: %v, blob %d", err, resp.StatusCode)
 		}
-		if pulls && (err == nil || resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic")) {
+		challenge := `Bearer realm="http://` + s.addr + `/auth/token",service="fl",scope="repository:auth/x:pull"`
+		if pulls && (err == nil || resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != challenge) {
 			t.Errorf("anonymous pull with --auth-pulls: %v, blob %d %q", err, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
 		dockerConfig(t, s.addr, "alice", "s3cret")
