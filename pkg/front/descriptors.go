@@ -91,7 +91,7 @@ func vet(d declared, p *policy.Policy, maxBlob int64) ([]v1.Descriptor, error) {
 	sizes := map[string]int64{}
 	for _, x := range d.all {
 		if n, seen := sizes[x.Digest]; seen && n != x.Size {
-			return nil, &vetError{fmt.Sprintf("descriptor %s is declared twice, with %d and %d bytes; one of them is wrong", x.Digest, n, x.Size)}
+			return nil, &vetError{fmt.Sprintf("descriptor %s is declared twice, with sizes %d and %d; one of them is wrong", x.Digest, n, x.Size)}
 		}
 		sizes[x.Digest] = x.Size
 		if err := name.CheckDigest(x.Digest); err != nil {

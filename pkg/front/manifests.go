@@ -102,7 +102,7 @@ func (h *Front) consistent(ctx context.Context, repo name.Repository, foreign []
 			return fmt.Errorf("checking layer %s against the index: %w", d.Digest, err)
 		}
 		if have.Size != d.Size {
-			return &vetError{fmt.Sprintf("layer %s is declared with %d bytes, but this repository already declares it with %d bytes; one of them is wrong", d.Digest, d.Size, have.Size)}
+			return &vetError{fmt.Sprintf("layer %s is declared with size %d, but this repository already declares it with size %d; one of them is wrong", d.Digest, d.Size, have.Size)}
 		}
 	}
 	return nil
