@@ -25,7 +25,6 @@ type budget struct {
 // errBusy is a manifest that found no room in the budget in time.
 var errBusy = errors.New("too many large manifests are being handled at once")
 
-
 // maxHints bounds the memory of sizes.
 const maxHints = 8192
 

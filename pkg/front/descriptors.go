@@ -39,6 +39,8 @@ type declared struct {
 	blobs []v1.Descriptor
 	// all are every descriptor with urls, for the URL policy.
 	all []rawDescriptor
+	// ordinary are the config and layers without urls.
+	ordinary []v1.Descriptor
 }
 
 // parseDeclared reads the descriptors with urls of a manifest or index.
@@ -56,6 +58,8 @@ func parseDeclared(body []byte) (declared, bool) {
 	for _, x := range blobs {
 		if len(x.URLs) > 0 {
 			d.all = append(d.all, x)
+		} else if h, err := v1.NewHash(x.Digest); err == nil {
+			d.ordinary = append(d.ordinary, v1.Descriptor{MediaType: types.MediaType(x.MediaType), Size: x.Size, Digest: h})
 		}
 	}
 	nBlobs := len(d.all)

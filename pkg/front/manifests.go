@@ -49,7 +49,8 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	var foreign []v1.Descriptor
-	if d, ok := parseDeclared(body); ok {
+	d, parsed := parseDeclared(body)
+	if parsed {
 		if foreign, err = vet(d, h.policy.Load(), h.maxBlob); err == nil {
 			err = h.consistent(r.Context(), rt.repo, foreign)
 		}
@@ -57,6 +58,9 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	if err != nil {
 		h.refuseManifest(w, rt, err)
 		return
+	}
+	if parsed && h.mode == ModeCache {
+		h.adopt(r.Context(), r, rt.repo, d.ordinary)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
