@@ -138,3 +138,43 @@ func TestFSIndexStaysInItsDirectory(t *testing.T) {
 		t.Errorf("%d files, want 10 (5 layers, 5 manifests)", files)
 	}
 }
+
+// FuzzFSIndexPaths feeds request text, as a route would, to the index:
+// whatever a client names, every file the index writes stays under its
+// directory, at a path built from a valid repository and a sha256 digest.
+func FuzzFSIndexPaths(f *testing.F) {
+	for _, s := range []string{"a/b", "../x", "a/../../b", "a%2F..", "A", "a//b", "a/./b", "x/_v1", strings.Repeat("a/", 130)} {
+		f.Add(s, "sha256:"+strings.Repeat("0", 64))
+	}
+	f.Add("a", "sha256:../../x")
+	f.Fuzz(func(t *testing.T, repo, digest string) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "index")
+		x := openIndex(t, dir)
+		r, err := name.ParseRepository(repo)
+		if err != nil {
+			return // the route refuses it before the index sees it
+		}
+		ctx := context.Background()
+		d := foreignDesc("l", "https://a/x")
+		if h, err := v1.NewHash(digest); err == nil {
+			d.Digest = h
+		}
+		_ = x.Record(ctx, r, sha256Of(repo), []v1.Descriptor{d})
+		_, _ = x.Lookup(ctx, r, d.Digest)
+		_ = x.Forget(ctx, r, sha256Of(repo))
+		_ = x.Remove(ctx, r, d.Digest)
+		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+			t.Fatalf("%q %q: the parent directory holds %d entries", repo, digest, len(entries))
+		}
+		_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				rel, _ := filepath.Rel(dir, p)
+				if strings.HasPrefix(rel, "..") || strings.Contains(rel, "/../") {
+					t.Fatalf("%q %q: file outside the index: %s", repo, digest, p)
+				}
+			}
+			return nil
+		})
+	})
+}
