@@ -91,7 +91,7 @@ func uploadBlob(t *testing.T, addr, repo string, content []byte, hdr ...string) 
 // uploadBlobAs is uploadBlob with the digest given (another algorithm).
 func uploadBlobAs(t *testing.T, addr, repo string, content []byte, digest string, hdr ...string) int {
 	t.Helper()
-	status, h, body := do(t, http.MethodPost, "http://"+addr+"/v2/"+repo+"/blobs/uploads/", nil, hdr...)
+	status, h, _ := do(t, http.MethodPost, "http://"+addr+"/v2/"+repo+"/blobs/uploads/", nil, hdr...)
 	if status != http.StatusAccepted {
 		return status
 	}
@@ -103,7 +103,7 @@ func uploadBlobAs(t *testing.T, addr, repo string, content []byte, digest string
 	if strings.Contains(loc, "?") {
 		sep = "&"
 	}
-	status, _, body = do(t, http.MethodPut, loc+sep+"digest="+digest, content, append([]string{"Content-Type", "application/octet-stream"}, hdr...)...)
+	status, _, body := do(t, http.MethodPut, loc+sep+"digest="+digest, content, append([]string{"Content-Type", "application/octet-stream"}, hdr...)...)
 	if status != http.StatusCreated {
 		t.Logf("blob PUT to %s/%s: %d %s", addr, repo, status, body)
 	}
