@@ -260,23 +260,32 @@ func TestProcessKillDuringFetch(t *testing.T) {
 }
 
 // SIGHUP reloads the htpasswd file and the URL policy of --config and
-// logs "reloaded"; a broken htpasswd file keeps the old users; SIGTERM
-// still stops the server with exit 0.
+// logs "reloaded": removed users are refused at once (no cached
+// credentials survive), a newly denied URL is refused at PUT and is not
+// fetched for a layer stored before; a broken htpasswd file keeps the old
+// users. SIGTERM still stops the server with exit 0.
 func TestProcessSignals(t *testing.T) {
 	t.Parallel()
+	var hits atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = io.WriteString(w, "sig/xb")
+	}))
+	t.Cleanup(origin.Close)
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "htpasswd")
 	cfg := filepath.Join(dir, "serve.yaml")
 	procHtpasswd(t, pw, "user1", "pass1")
 	procWrite(t, cfg, "allow-http: true\nallow-private-networks: true\n")
 	p := startProc(t, filepath.Join(dir, "data"), "--config", cfg, "--htpasswd", pw)
-	okURL, deniedURL := "http://127.0.0.1:1/ok/layer.tar.gz", "http://127.0.0.1:1/denied/layer.tar.gz"
+	okURL, deniedURL := origin.URL+"/ok/layer.tar.gz", origin.URL+"/denied/layer.tar.gz"
 	if err := procPush(p.addr, "sig/x", "a", "user1", "pass1", okURL); err != nil {
 		t.Fatalf("user1 before the reload: %v", err)
 	}
 	if err := procPush(p.addr, "sig/x", "b", "user1", "pass1", deniedURL); err != nil {
 		t.Fatalf("the URL before --deny-url: %v", err)
 	}
+	stored := procForeign([]byte("sig/xb"), deniedURL) // the layer of sig/x:b
 
 	procHtpasswd(t, pw, "user2", "pass2")
 	procWrite(t, cfg, "allow-http: true\nallow-private-networks: true\ndeny-url:\n  - '/denied/'\n")
@@ -289,6 +298,12 @@ func TestProcessSignals(t *testing.T) {
 	}
 	if err := procPush(p.addr, "sig/x", "e", "user2", "pass2", deniedURL); !procRefused(err, http.StatusBadRequest) || !strings.Contains(err.Error(), "MANIFEST_INVALID") {
 		t.Errorf("a now denied URL after the reload: %v, want 400 MANIFEST_INVALID", err)
+	}
+	if status := procStatus(t, http.MethodGet, "http://"+p.addr+"/v2/sig/x/blobs/"+stored.Digest.String()); status != http.StatusForbidden {
+		t.Errorf("GET of a layer stored before its URL was denied: %d, want 403", status)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the denied URL was fetched %d times after the reload", n)
 	}
 
 	procWrite(t, pw, "garbage-without-a-colon\n")

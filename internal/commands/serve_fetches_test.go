@@ -79,24 +79,96 @@ func TestServeFetchesGrace(t *testing.T) {
 	waitFor(t, 5*time.Second, "the stalled upstream requests to end", func() bool { return o.running.Load() == 0 })
 }
 
+// A flight lives while anyone reads it: the first of two clients leaving
+// does not cancel the other's. Once the last reader has left and the
+// grace has passed, the flight is cancelled, caches nothing, and is not
+// remembered as a failure: the next GET fetches afresh and gets the layer.
+func TestServeFetchesGraceKeepsReaders(t *testing.T) {
+	t.Parallel()
+	o := newOpsOrigin(t)
+	c1, c2 := randomBytes(t, 512<<10), randomBytes(t, 512<<10)
+	l1 := opsLayer(c1, o.route("/slow1", o.slowBytes(c1))) // about 1 s each
+	l2 := opsLayer(c2, o.route("/slow2", o.slowBytes(c2)))
+	s := serve(t, append([]string{"--fetch-grace", "300ms"}, loopbackOK...)...)
+	const repo = "fetches/readers"
+	opsPush(t, s.addr, repo, "1", []v1.Descriptor{l1, l2})
+
+	ctx, leave := context.WithCancel(context.Background())
+	defer leave()
+	left := make(chan struct{})
+	go func() {
+		defer close(left)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/v2/"+repo+"/blobs/"+l1.Digest.String(), nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, 5*time.Second, "the first client's fetch", func() bool { return metric(t, s.addr, "fl_upstream_fetches_in_flight") == "1" })
+	type result struct {
+		status int
+		body   []byte
+		err    error
+	}
+	stayed := make(chan result, 1)
+	go func() {
+		status, _, body, err := opsGet(t, s.addr, repo, l1)
+		stayed <- result{status, body, err}
+	}()
+	waitFor(t, 5*time.Second, "the second client to join", func() bool { return metric(t, s.addr, "fl_singleflight_joins_total") == "1" })
+	leave()
+	<-left
+	r := <-stayed
+	if r.status != http.StatusOK || r.err != nil || testutil.Sha256(r.body) != l1.Digest.String() {
+		t.Errorf("the client that stayed, after the other left: %d, %d bytes, %v", r.status, len(r.body), r.err)
+	}
+	if n := o.hits("/slow1"); n != 1 {
+		t.Errorf("%d upstream GETs of the layer, want 1", n)
+	}
+
+	ctx2, leave2 := context.WithCancel(context.Background())
+	defer leave2()
+	left2 := make(chan struct{})
+	go func() {
+		defer close(left2)
+		req, _ := http.NewRequestWithContext(ctx2, http.MethodGet, "http://"+s.addr+"/v2/"+repo+"/blobs/"+l2.Digest.String(), nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, 5*time.Second, "the fetch of the second layer", func() bool { return metric(t, s.addr, "fl_upstream_fetches_in_flight") == "1" })
+	leave2()
+	<-left2
+	waitFor(t, 5*time.Second, "the abandoned fetch to be cancelled", func() bool { return metric(t, s.addr, "fl_upstream_fetches_in_flight") == "0" })
+	if got := cachedBlobs(t, s.dataDir); len(got) != 1 {
+		t.Errorf("cached after the abandoned fetch: %v, want only the first layer", shortHexes(got))
+	}
+	wantServed(t, s.addr, repo, l2)
+	if n := o.hits("/slow2"); n != 2 {
+		t.Errorf("%d upstream GETs of the abandoned layer, want 2: the cancelled one and a fresh one", n)
+	}
+}
+
 // A first URL that stalls fails over to the next after
 // --fetch-idle-timeout, whether it stalls before its headers, after its
-// headers, or in the middle of an error body.
+// headers, halfway through the body, or in the middle of an error body.
 func TestServeFetchesStallFailover(t *testing.T) {
 	cases := []struct {
 		name  string
-		stall func(o *opsOrigin, size int) http.HandlerFunc
+		stall func(o *opsOrigin, content []byte) http.HandlerFunc
 	}{
-		{"after headers", func(o *opsOrigin, size int) http.HandlerFunc { return o.stallAfterHeaders(size) }},
-		{"before headers", func(o *opsOrigin, _ int) http.HandlerFunc { return o.stallBeforeHeaders() }},
-		{"in a 500 error body", func(o *opsOrigin, _ int) http.HandlerFunc { return o.errorThenStall(http.StatusInternalServerError) }},
+		{"after headers", func(o *opsOrigin, c []byte) http.HandlerFunc { return o.stallAfterHeaders(len(c)) }},
+		{"in the middle of the body", func(o *opsOrigin, c []byte) http.HandlerFunc { return o.stallHalfway(c) }},
+		{"before headers", func(o *opsOrigin, _ []byte) http.HandlerFunc { return o.stallBeforeHeaders() }},
+		{"in a 500 error body", func(o *opsOrigin, _ []byte) http.HandlerFunc { return o.errorThenStall(http.StatusInternalServerError) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			o := newOpsOrigin(t)
 			content := randomBytes(t, 128<<10)
-			l := opsLayer(content, o.route("/stalls", tc.stall(o, len(content))), o.route("/good", serveBytes(content)))
+			l := opsLayer(content, o.route("/stalls", tc.stall(o, content)), o.route("/good", serveBytes(content)))
 			s := serve(t, append([]string{"--fetch-idle-timeout", "1s"}, loopbackOK...)...)
 			opsPush(t, s.addr, "fetches/stall", "1", []v1.Descriptor{l})
 
@@ -305,6 +377,38 @@ func (o *opsOrigin) stallAfterHeaders(size int) http.HandlerFunc {
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
 		o.hold(r)
+	}
+}
+
+// stallHalfway sends the first half of content (with the whole length
+// declared), then nothing.
+func (o *opsOrigin) stallHalfway(content []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(content[:len(content)/2])
+		w.(http.Flusher).Flush()
+		o.hold(r)
+	}
+}
+
+// slowBytes serves content 32 KiB every 60 ms, until the client goes away.
+func (o *opsOrigin) slowBytes(content []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+		for b := content; len(b) > 0; b = b[min(len(b), 32<<10):] {
+			if _, err := w.Write(b[:min(len(b), 32<<10)]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-o.release:
+				return
+			case <-time.After(60 * time.Millisecond):
+			}
+		}
 	}
 }
 

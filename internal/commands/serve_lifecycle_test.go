@@ -25,7 +25,8 @@ import (
 // M1 declares L1 and L2, M2 declares L1 and L3. Deleting M1 leaves L2
 // unserved and L1, L3 served; deleting the blob L3 leaves L3 unserved;
 // both survive a restart; deleting M2 leaves L1 unserved. A layer that is
-// not served any more is not fetched either.
+// not served any more is not fetched either. M1 pushed again brings its
+// layers back.
 func TestServeLifecycleDelete(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
@@ -71,6 +72,13 @@ func TestServeLifecycleDelete(t *testing.T) {
 					t.Errorf("%s: %d upstream GETs, want the one before the deletes", p, n)
 				}
 			}
+
+			// Pushed again, M1's layers are served again.
+			if again := opsPush(t, s.addr, repo, "1", []v1.Descriptor{l1, l2}); again != m1 {
+				t.Fatalf("M1 pushed again has digest %s, was %s", again, m1)
+			}
+			wantServed(t, s.addr, repo, l1)
+			wantServed(t, s.addr, repo, l2)
 		})
 	}
 }
