@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,12 @@ func startServe(t *testing.T, args ...string) string {
 func startServeDir(t *testing.T, args ...string) (string, string) {
 	t.Helper()
 	addr := testutil.FreeAddr(t)
+	health := addr
+	if slices.Contains(args, "--auth-pulls") {
+		// /healthz needs credentials there: probe it where operators do.
+		health = testutil.FreeAddr(t)
+		args = append(args, "--metrics-addr", health)
+	}
 	dir := t.TempDir()
 	logf, _ := os.Create(filepath.Join(dir, "serve.log"))
 	cmd := exec.Command(flBin, append([]string{"serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data")}, args...)...)
@@ -106,8 +113,8 @@ func startServeDir(t *testing.T, args ...string) (string, string) {
 		}
 		_ = logf.Close()
 	})
-	testutil.WaitHTTP(t, "http://"+addr+"/healthz")
-	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != 200 {
+	testutil.WaitHTTP(t, "http://"+health+"/healthz")
+	if resp, err := http.Get("http://" + health + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("fl serve not healthy: %v", err)
 	}
 	return addr, filepath.Join(dir, "data")

@@ -67,7 +67,7 @@ func (b *Body) Read(p []byte) (int, error) {
 			}
 		}
 		rerr := b.readError(err)
-		if !b.resumable() || b.ctx.Err() != nil {
+		if !b.resumable() || b.ctx.Err() != nil || b.c.cfg.stallFailover && b.timedOut.Load() {
 			return n, rerr
 		}
 		b.c.cfg.logger.WarnContext(b.ctx, "download interrupted, resuming", "url", b.url, "offset", b.offset, "err", rerr)

@@ -27,6 +27,7 @@ type config struct {
 	readTimeout    time.Duration
 	attempts       int // for a new request
 	resumes        int // for resuming a body part way
+	stallFailover  bool
 	backoff        time.Duration
 	maxRedirects   int
 	userAgent      string
@@ -64,6 +65,12 @@ func WithRetries(attempts int, backoff time.Duration) Option {
 		c.backoff = backoff
 	}
 }
+
+// WithStallFailover makes a body that stalls part way (nothing for the
+// read timeout) fail instead of resuming from the same URL, so that a
+// caller with mirrors takes over from another; a broken connection still
+// resumes.
+func WithStallFailover() Option { return func(c *config) { c.stallFailover = true } }
 
 // WithNoRetries makes a new request fail at its first failure, so that a
 // caller with other URLs tries the next one at once; a body broken part
@@ -137,6 +144,24 @@ func (c *Client) Open(ctx context.Context, rawURL string) (*Body, error) {
 	}
 	b := &Body{c: c, ctx: ctx, url: u.String(), size: -1}
 	if err := b.connect(0); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// OpenFrom starts a GET of rawURL from byte offset (a Range request), for
+// taking over a download another mirror of the same content began. The
+// server must answer 206 from exactly that byte.
+func (c *Client) OpenFrom(ctx context.Context, rawURL string, offset int64) (*Body, error) {
+	if offset <= 0 {
+		return c.Open(ctx, rawURL)
+	}
+	u, err := c.parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	b := &Body{c: c, ctx: ctx, url: u.String(), size: -1, offset: offset, ranges: true}
+	if err := b.connect(offset); err != nil {
 		return nil, err
 	}
 	return b, nil

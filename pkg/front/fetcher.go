@@ -124,14 +124,16 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 	ctx, stop := context.WithTimeout(ctx, f.timeout)
 	defer stop()
 	var errs []error
-	exhausted := true // every URL tried, or skipped as bad
-	for i, u := range fl.desc.URLs {
+	h := sha256.New() // the content is sha256: vet and recordable keep nothing else
+	var n int64       // bytes verified into the hash and written so far
+	for _, u := range fl.desc.URLs {
 		if f.recall.isBad(fl.key, u) {
 			errs = append(errs, fmt.Errorf("%w: %s served content that did not match within the last %v; skipped", ErrDigestMismatch, u, badFor))
 			continue
 		}
 		start := time.Now()
-		err := f.fetchFrom(ctx, fl, u)
+		var err error
+		n, err = f.fetchFrom(ctx, fl, u, h, n)
 		if err == nil {
 			f.m.fetches.WithLabelValues("ok").Inc()
 			f.log.Info("fetched foreign layer", "digest", fl.desc.Digest, "url", u, "size", fl.desc.Size, "duration", time.Since(start).Round(time.Millisecond))
@@ -150,81 +152,71 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 			f.recall.markBad(fl.key, u)
 			f.m.fetches.WithLabelValues("mismatch").Inc()
 			f.log.Error("foreign layer content does not match its digest; nothing kept, later requests try the next URL", "digest", fl.desc.Digest, "url", u, "err", err)
-		} else {
-			f.m.fetches.WithLabelValues("error").Inc()
-			f.log.Warn("fetching foreign layer failed", "digest", fl.desc.Digest, "url", u, "err", err)
+			if n > 0 {
+				// Readers have had bytes of wrong content: they cannot be
+				// taken back, so this flight ends here.
+				_ = fl.w.Cancel()
+				fl.end(failed, errors.Join(errs...))
+				return
+			}
+			continue
 		}
-		if fl.snapshot().written > 0 {
-			// Readers have had bytes from this URL; they cannot be taken
-			// back, so this flight ends here, and the next request tries
-			// the URLs left.
-			exhausted = i == len(fl.desc.URLs)-1
-			break
-		}
+		f.m.fetches.WithLabelValues("error").Inc()
+		f.log.Warn("fetching foreign layer failed; trying the next URL", "digest", fl.desc.Digest, "url", u, "from_byte", n, "err", err)
+		// The next URL takes over from byte n, with a Range request: the
+		// digest covers the whole, so a mirror with other content fails.
 	}
 	if len(errs) == 0 {
 		errs = append(errs, errors.New("no URL to fetch from"))
 	}
 	err := errors.Join(errs...)
 	_ = fl.w.Cancel()
-	if exhausted {
-		f.recall.remember(fl.key, err)
-	}
+	f.recall.remember(fl.key, err)
 	fl.end(failed, err)
 }
 
-func (f *fetcher) fetchFrom(ctx context.Context, fl *flight, u string) error {
-	body, err := f.client.Open(ctx, u)
+// fetchFrom reads u from byte n (a Range request when n > 0) into the
+// flight and h, and checks the whole once u ends. It returns how many
+// bytes the flight has.
+func (f *fetcher) fetchFrom(ctx context.Context, fl *flight, u string, h hash.Hash, n int64) (int64, error) {
+	body, err := f.client.OpenFrom(ctx, u, n)
 	if err != nil {
-		return err
+		return n, err
 	}
 	defer body.Close()
 	want := fl.desc.Size
-	if n := body.Size(); n >= 0 && n != want {
-		return fmt.Errorf("%w: %s has %d bytes, the descriptor says %d", ErrDigestMismatch, u, n, want)
-	}
-	h, err := newHash(fl.desc.Digest.Algorithm)
-	if err != nil {
-		return err
+	if size := body.Size(); n == 0 && size >= 0 && size != want {
+		return n, fmt.Errorf("%w: %s has %d bytes, the descriptor says %d", ErrDigestMismatch, u, size, want)
 	}
 	buf := make([]byte, 256<<10)
-	var n int64
 	for {
 		m, rerr := body.Read(buf)
 		if m > 0 {
 			if n+int64(m) > want {
-				return fmt.Errorf("%w: %s sent more than the descriptor's %d bytes", ErrDigestMismatch, u, want)
+				return n, fmt.Errorf("%w: %s sent more than the descriptor's %d bytes", ErrDigestMismatch, u, want)
 			}
 			if _, err := fl.w.Write(buf[:m]); err != nil {
-				return fmt.Errorf("caching: %w", err)
+				return n, fmt.Errorf("caching: %w", err)
 			}
 			h.Write(buf[:m])
 			n += int64(m)
 			f.m.upstreamBytes.Add(float64(m))
 			fl.progress(n)
 		}
+		if rerr == io.EOF {
+			break
+		}
 		if rerr != nil {
-			if rerr == io.EOF {
-				break
-			}
-			return rerr
+			return n, rerr
 		}
 	}
 	if n != want {
-		return fmt.Errorf("%w: %s sent %d bytes, the descriptor says %d", ErrDigestMismatch, u, n, want)
+		return n, fmt.Errorf("%w: %s sent %d bytes, the descriptor says %d", ErrDigestMismatch, u, n, want)
 	}
-	if got := fl.desc.Digest.Algorithm + ":" + hex.EncodeToString(h.Sum(nil)); got != fl.desc.Digest.String() {
-		return fmt.Errorf("%w: %s has digest %s, the descriptor says %s", ErrDigestMismatch, u, got, fl.desc.Digest)
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != fl.desc.Digest.String() {
+		return n, fmt.Errorf("%w: %s has digest %s, the descriptor says %s", ErrDigestMismatch, u, got, fl.desc.Digest)
 	}
-	return nil
-}
-
-// newHash returns the hash for a digest algorithm fl verifies.
-func newHash(alg string) (hash.Hash, error) {
-	if alg == "sha256" {
-		return sha256.New(), nil
-	}
-	return nil, fmt.Errorf("digest algorithm %q cannot be verified", alg)
+	return n, nil
 }
 
 // finish makes the verified bytes the cached blob, then lets readers have

@@ -132,7 +132,7 @@ func New(o Options) (*Front, error) {
 		fetch.WithLogger(o.Logger), fetch.WithUserAgent("fl-serve"),
 		// A URL that fails hands over to the next one at once; the
 		// failure is remembered, and clients retry on their own.
-		fetch.WithNoRetries(),
+		fetch.WithNoRetries(), fetch.WithStallFailover(),
 		fetch.WithTimeouts(0, o.FetchIdleTimeout, o.FetchIdleTimeout),
 	}
 	fetchOpts = append(append(fetchOpts, o.FetchOptions...), o.Policy.FetchOptions()...)

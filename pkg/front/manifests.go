@@ -188,14 +188,15 @@ func (h *Front) deleteManifest(w http.ResponseWriter, r *http.Request, rt route)
 }
 
 // deleteBlob passes a blob DELETE to the backend and drops a foreign
-// layer of that digest from the repository's index once the delete is
-// allowed: the backend deleted the blob, or (with the embedded registry,
-// whose auth is the front's) it never held it.
+// layer of that digest from the repository's index once the backend
+// allowed the delete: it deleted the blob, or it answered that it never
+// held it (404 BLOB_UNKNOWN, which a registry answers only to a client it
+// let through; a refusal is 401 or 403).
 func (h *Front) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	d, ok := rt.digest()
 	hw := &holdWriter{w: w, max: 64 << 10}
 	h.backend.ServeHTTP(hw, r)
-	if ok && (hw.ok() || hw.status == http.StatusNotFound && h.authz == nil) {
+	if ok && (hw.ok() || hw.blobUnknown()) {
 		err := h.index.Remove(r.Context(), rt.repo, d)
 		switch {
 		case err == nil && !hw.ok():

@@ -105,6 +105,12 @@ func (h *holdWriter) ok() bool {
 	return h.status == 0 || h.status >= 200 && h.status < 300
 }
 
+// blobUnknown reports whether the backend answered 404 BLOB_UNKNOWN.
+func (h *holdWriter) blobUnknown() bool {
+	body, held := h.held()
+	return h.status == http.StatusNotFound && held && bytes.Contains(body, []byte(`"BLOB_UNKNOWN"`))
+}
+
 // replace drops what was held and holds an error answer instead; a body
 // already passed through cannot be replaced.
 func (h *holdWriter) replace(status int, code ocierr.Code, msg string) {
