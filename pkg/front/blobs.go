@@ -107,14 +107,14 @@ func (h *Front) serveCached(w *statusWriter, r *http.Request, desc v1.Descriptor
 		}
 		return
 	}
+	if h.settled(w, r, desc, fl.waitStart(ctx)) {
+		return
+	}
 	rd, err := fl.newReader(ctx)
 	if h.settled(w, r, desc, err) {
 		return
 	}
 	defer rd.Close()
-	if h.settled(w, r, desc, fl.waitStart(ctx)) {
-		return
-	}
 	blobHeaders(w, desc)
 	w.Header().Set("Content-Length", strconv.FormatInt(desc.Size, 10))
 	w.WriteHeader(http.StatusOK)

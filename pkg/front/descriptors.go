@@ -43,12 +43,13 @@ type declared struct {
 	ordinary []v1.Descriptor
 }
 
-// parseDeclared reads the descriptors with urls of a manifest or index.
-// ok is false for a body that is not JSON, which the backend refuses.
-func parseDeclared(body []byte) (declared, bool) {
+// parseDeclared reads the descriptors of a manifest or index. A body the
+// front cannot read is an error, even where a backend would accept it: a
+// descriptor the front does not see is a descriptor it did not check.
+func parseDeclared(body []byte) (declared, error) {
 	var doc manifestDoc
-	if json.Unmarshal(body, &doc) != nil {
-		return declared{}, false
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return declared{}, &vetError{fmt.Sprintf("the manifest is not a manifest or index fl serve can read, so its descriptors cannot be checked: %v", err)}
 	}
 	var d declared
 	blobs := doc.Layers
@@ -80,7 +81,7 @@ func parseDeclared(body []byte) (declared, bool) {
 		}
 		d.blobs = append(d.blobs, v1.Descriptor{MediaType: types.MediaType(x.MediaType), Size: x.Size, Digest: h, URLs: x.URLs})
 	}
-	return d, true
+	return d, nil
 }
 
 // vetError is a descriptor a manifest PUT may not declare.

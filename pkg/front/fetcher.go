@@ -74,14 +74,15 @@ func (f *fetcher) join(ctx context.Context, desc v1.Descriptor) (*flight, bool, 
 		<-f.sem
 		return fl, ok, err
 	}
-	// Room before any byte: a blob the cache cannot hold is refused here.
-	w, err := f.cache.Create(ctx, desc.Digest, desc.Size)
-	if err != nil {
+	// A blob the cache cannot hold is refused before any request; room
+	// is made (evicting) only once a URL has answered, so a URL that fails
+	// evicts nothing.
+	if err := f.cache.Room(ctx, desc.Digest, desc.Size); err != nil {
 		<-f.sem
 		return nil, false, err
 	}
 	fctx, cancel := context.WithCancelCause(context.Background())
-	fl := &flight{key: key, desc: desc, w: w, cancel: cancel, grace: f.grace, readers: 1, wake: make(chan struct{})}
+	fl := &flight{key: key, desc: desc, cache: f.cache, cancel: cancel, grace: f.grace, readers: 1, wake: make(chan struct{})}
 	f.flights[key] = fl
 	f.m.inflight.Inc()
 	go f.run(fctx, fl)
@@ -143,7 +144,7 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 		if ctx.Err() != nil {
 			cause := context.Cause(ctx)
 			f.log.Info("foreign layer fetch stopped", "digest", fl.desc.Digest, "url", u, "cause", cause)
-			_ = fl.w.Cancel()
+			fl.discard()
 			fl.end(failed, fmt.Errorf("fetching %s from %s: %w", fl.desc.Digest, u, cause))
 			return // not the URL's fault: nothing remembered
 		}
@@ -155,11 +156,16 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 			if n > 0 {
 				// Readers have had bytes of wrong content: they cannot be
 				// taken back, so this flight ends here.
-				_ = fl.w.Cancel()
+				fl.discard()
 				fl.end(failed, errors.Join(errs...))
 				return
 			}
 			continue
+		}
+		if errors.Is(err, store.ErrNoSpace) || errors.Is(err, store.ErrTooLarge) {
+			fl.discard()
+			fl.end(failed, err) // the cache's answer, not the URLs': not remembered
+			return
 		}
 		f.m.fetches.WithLabelValues("error").Inc()
 		f.log.Warn("fetching foreign layer failed; trying the next URL", "digest", fl.desc.Digest, "url", u, "from_byte", n, "err", err)
@@ -170,7 +176,7 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 		errs = append(errs, errors.New("no URL to fetch from"))
 	}
 	err := errors.Join(errs...)
-	_ = fl.w.Cancel()
+	fl.discard()
 	f.recall.remember(fl.key, err)
 	fl.end(failed, err)
 }
@@ -188,6 +194,9 @@ func (f *fetcher) fetchFrom(ctx context.Context, fl *flight, u string, h hash.Ha
 	if size := body.Size(); n == 0 && size >= 0 && size != want {
 		return n, fmt.Errorf("%w: %s has %d bytes, the descriptor says %d", ErrDigestMismatch, u, size, want)
 	}
+	if err := fl.reserve(ctx); err != nil {
+		return n, err
+	}
 	buf := make([]byte, 256<<10)
 	for {
 		m, rerr := body.Read(buf)
@@ -195,7 +204,7 @@ func (f *fetcher) fetchFrom(ctx context.Context, fl *flight, u string, h hash.Ha
 			if n+int64(m) > want {
 				return n, fmt.Errorf("%w: %s sent more than the descriptor's %d bytes", ErrDigestMismatch, u, want)
 			}
-			if _, err := fl.w.Write(buf[:m]); err != nil {
+			if _, err := fl.writer().Write(buf[:m]); err != nil {
 				return n, fmt.Errorf("caching: %w", err)
 			}
 			h.Write(buf[:m])
@@ -222,9 +231,9 @@ func (f *fetcher) fetchFrom(ctx context.Context, fl *flight, u string, h hash.Ha
 // finish makes the verified bytes the cached blob, then lets readers have
 // the tail.
 func (f *fetcher) finish(ctx context.Context, fl *flight, source string) {
-	if err := fl.w.Commit(ctx, source); err != nil {
+	if err := fl.writer().Commit(ctx, source); err != nil {
 		f.log.Error("caching foreign layer failed", "digest", fl.desc.Digest, "err", err)
-		_ = fl.w.Cancel()
+		fl.discard()
 		fl.end(failed, fmt.Errorf("caching %s: %w", fl.desc.Digest, err))
 		return
 	}

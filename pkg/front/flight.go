@@ -48,11 +48,12 @@ var errAbandoned = errors.New("no client is reading this fetch any more")
 type flight struct {
 	key    flightKey
 	desc   v1.Descriptor
-	w      store.Writer
+	cache  store.Cache
 	cancel context.CancelCauseFunc
 	grace  time.Duration
 
 	mu      sync.Mutex
+	w       store.Writer // set by reserve, once a URL answered
 	readers int
 	idle    *time.Timer
 	written int64
@@ -93,6 +94,35 @@ func (fl *flight) detach() {
 			fl.cancel(errAbandoned)
 		}
 	})
+}
+
+// reserve makes room in the cache for the blob, once.
+func (fl *flight) reserve(ctx context.Context) error {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.w != nil {
+		return nil
+	}
+	w, err := fl.cache.Create(ctx, fl.desc.Digest, fl.desc.Size)
+	if err != nil {
+		return err
+	}
+	fl.w = w
+	return nil
+}
+
+// writer is the flight's cache writer; nil before reserve.
+func (fl *flight) writer() store.Writer {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return fl.w
+}
+
+// discard drops what the flight wrote, and its reservation.
+func (fl *flight) discard() {
+	if w := fl.writer(); w != nil {
+		_ = w.Cancel()
+	}
 }
 
 func (fl *flight) progress(n int64) {

@@ -27,30 +27,24 @@ const manifestReadTimeout = time.Minute
 // the backend, and records its foreign layers only once the backend has
 // stored it: a refused manifest leaves no trace in the index.
 func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	weight := h.maxManifest
-	if r.ContentLength >= 0 && r.ContentLength < weight {
-		weight = r.ContentLength
-	}
-	release, err := h.budget.acquire(r.Context(), weight)
-	if err != nil {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(manifestReadTimeout))
+	body, release, err := h.budget.read(r.Context(), r.Body, h.maxManifest)
+	defer release()
+	switch {
+	case errors.Is(err, errTooLarge):
+		ocierr.Write(w, ocierr.SizeInvalid, fmt.Sprintf("manifest is larger than %d bytes (the server's --max-manifest-size)", h.maxManifest), nil)
+		return
+	case errors.Is(err, errBusy):
 		w.Header().Set("Retry-After", "5")
 		ocierr.Write(w, ocierr.TooManyRequests, "too many large manifests are being handled at once; retry shortly", nil)
 		return
-	}
-	defer release()
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(manifestReadTimeout))
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxManifest+1))
-	if err != nil {
+	case err != nil:
 		ocierr.Write(w, ocierr.ManifestInvalid, "reading manifest: "+err.Error(), nil)
 		return
 	}
-	if int64(len(body)) > h.maxManifest {
-		ocierr.Write(w, ocierr.SizeInvalid, fmt.Sprintf("manifest is larger than %d bytes (the server's --max-manifest-size)", h.maxManifest), nil)
-		return
-	}
 	var foreign []v1.Descriptor
-	d, parsed := parseDeclared(body)
-	if parsed {
+	d, err := parseDeclared(body)
+	if err == nil {
 		if foreign, err = vet(d, h.policy.Load(), h.maxBlob); err == nil {
 			err = h.consistent(r.Context(), rt.repo, foreign)
 		}
@@ -59,7 +53,7 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		h.refuseManifest(w, rt, err)
 		return
 	}
-	if parsed && h.mode == ModeCache {
+	if h.mode == ModeCache {
 		h.adopt(r.Context(), r, rt.repo, d.ordinary)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -143,8 +137,8 @@ func (h *Front) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	h.budget.remember(key, int64(len(body)))
-	d, ok := parseDeclared(body)
-	if !ok || len(d.blobs) == 0 {
+	d, err := parseDeclared(body)
+	if err != nil || len(d.blobs) == 0 {
 		return
 	}
 	foreign := h.recordable(rt, d.blobs)

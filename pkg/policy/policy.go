@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,7 +98,10 @@ func (p *Policy) Canonical(raw string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %q is not a URL: %v", ErrRefused, raw, err)
 	}
-	c := Canonicalize(u)
+	c, err := canonicalize(u)
+	if err != nil {
+		return "", err
+	}
 	if err := p.check(c); err != nil {
 		return "", err
 	}
@@ -106,15 +110,37 @@ func (p *Policy) Canonical(raw string) (string, error) {
 
 // Canonicalize returns the canonical form of u, the form the allow and deny
 // patterns match: scheme and host lower-cased, a trailing dot of the host
-// dropped, the scheme's default port (443 for https, 80 for http) dropped.
-// Path, query and fragment are kept as they are.
+// dropped, the port as a plain decimal number, the scheme's default port
+// (443 for https, 80 for http) dropped. Path, query and fragment are kept
+// as they are. A URL that has no canonical form (a port that is not a
+// number up to 65535, a host that other software reads as an IPv4 address
+// in another notation) is returned as it is: the rules refuse it.
 func Canonicalize(u *url.URL) *url.URL {
+	if c, err := canonicalize(u); err == nil {
+		return c
+	}
+	return u
+}
+
+func canonicalize(u *url.URL) (*url.URL, error) {
 	c := *u
 	c.Scheme = strings.ToLower(c.Scheme)
 	host, port := c.Hostname(), c.Port()
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || strings.Trim(port, "0123456789") != "" {
+			return nil, fmt.Errorf("%w: %s: port %q is not a number from 0 to 65535", ErrRefused, u.Redacted(), port)
+		}
+		port = strconv.FormatUint(n, 10)
+	} else if strings.HasSuffix(c.Host, ":") {
+		port = "" // "host:" means the default port
+	}
 	if port == "443" && c.Scheme == "https" || port == "80" && c.Scheme == "http" {
 		port = ""
+	}
+	if err := numericHost(host); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, u.Redacted(), err)
 	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
@@ -123,13 +149,46 @@ func Canonicalize(u *url.URL) *url.URL {
 		host += ":" + port
 	}
 	c.Host = host
-	return &c
+	return &c, nil
+}
+
+// numericHost refuses a host whose last label is a number but which is not
+// a dotted-decimal IPv4 address: browsers (the WHATWG URL standard),
+// curl and the C library read "2130706433", "0x7f000001", "0177.0.0.1" or
+// "127.1" as IPv4 addresses, loopback here, which the address rules could
+// not see.
+func numericHost(host string) error {
+	if strings.Contains(host, ":") {
+		return nil // IPv6, checked as an address
+	}
+	labels := strings.Split(host, ".")
+	last := labels[len(labels)-1]
+	if last == "" || !isNumber(last) {
+		return nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
+		return nil
+	}
+	return fmt.Errorf("host %q ends in a number but is not a dotted-decimal IPv4 address; clients would read it as an address in another notation", host)
+}
+
+// isNumber reports whether s is a decimal, octal or hex number as IPv4
+// parsers read one.
+func isNumber(s string) bool {
+	if h, ok := strings.CutPrefix(s, "0x"); ok {
+		return strings.Trim(h, "0123456789abcdef") == ""
+	}
+	return strings.Trim(s, "0123456789") == ""
 }
 
 // CheckURL is Check on a parsed URL; it is also the fetch client's check
 // for every redirect hop.
 func (p *Policy) CheckURL(u *url.URL) error {
-	return p.check(Canonicalize(u))
+	c, err := canonicalize(u)
+	if err != nil {
+		return err
+	}
+	return p.check(c)
 }
 
 func (p *Policy) check(u *url.URL) error {

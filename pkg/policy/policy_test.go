@@ -112,3 +112,42 @@ func TestCanonicalForm(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalRefusesAmbiguousHostsAndPorts(t *testing.T) {
+	t.Parallel()
+	open, err := New(nil, []string{`^http://localhost:15002/`}, true, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := New(nil, nil, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Leading zeros are the plain port: the deny rule sees it.
+	for _, raw := range []string{"http://localhost:015002/x", "http://localhost:0015002/x"} {
+		if err := open.Check(raw); err == nil || !strings.Contains(err.Error(), "--deny-url") {
+			t.Errorf("%s: %v, want --deny-url", raw, err)
+		}
+	}
+	if c, err := open.Canonical("http://example.com:080/x"); err != nil || c != "http://example.com/x" {
+		t.Errorf("port 080: %q, %v", c, err)
+	}
+	for _, raw := range []string{"http://example.com:99999/x", "http://example.com:+80/x", "http://example.com:0x50/x"} {
+		if err := open.Check(raw); err == nil {
+			t.Errorf("%s allowed", raw)
+		}
+	}
+	// IPv4 in other notations: refused whatever the address rules.
+	for _, raw := range []string{"http://2130706433/x", "http://0x7f000001/x", "http://0177.0.0.1/x", "http://127.1/x", "http://0/x", "http://1.2.3.0x4/x", "http://01.2.3.4/x"} {
+		for _, p := range []*Policy{strict, open} {
+			if err := p.Check(raw); err == nil || !strings.Contains(err.Error(), "ends in a number") {
+				t.Errorf("%s: %v", raw, err)
+			}
+		}
+	}
+	for _, raw := range []string{"http://8.8.8.8/x", "http://v1.example/x", "http://1x.example/x", "http://example.123abc/x"} {
+		if err := strict.Check(raw); err != nil {
+			t.Errorf("%s refused: %v", raw, err)
+		}
+	}
+}

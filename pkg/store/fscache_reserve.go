@@ -50,11 +50,43 @@ func (c *FSCache) Create(ctx context.Context, d v1.Hash, size int64) (Writer, er
 	return w, nil
 }
 
+// Room implements Cache: Create's checks, without evicting or reserving.
+func (c *FSCache) Room(ctx context.Context, d v1.Hash, size int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if size > c.max {
+		return fmt.Errorf("cache: %s is %d bytes, more than the cache's maximum of %d bytes: %w", d, size, c.max, ErrTooLarge)
+	}
+	free, err := c.freeSpace(c.dir)
+	if err != nil {
+		return fmt.Errorf("cache: free space of %s: %w", c.dir, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err = c.planLocked(d, size, free)
+	return err
+}
+
 func (c *FSCache) reserveLocked(d v1.Hash, size, free int64) error {
+	victims, err := c.planLocked(d, size, free)
+	if err != nil {
+		return err
+	}
+	for _, e := range victims {
+		c.evictLocked(e)
+	}
+	c.reserved += size
+	c.writing[d]++
+	return nil
+}
+
+// planLocked finds the blobs to evict to make room for size bytes.
+func (c *FSCache) planLocked(d v1.Hash, size, free int64) ([]*cacheEntry, error) {
 	spooled := c.spooled.Load()
 	unwritten := max(c.reserved-spooled, 0)
 	if size > free-c.minFree+c.used+spooled {
-		return fmt.Errorf("cache: %s is %d bytes, more than the filesystem's free space (%d bytes, and %d bytes of cached blobs) less the minimum to keep free (%d bytes): %w",
+		return nil, fmt.Errorf("cache: %s is %d bytes, more than the filesystem's free space (%d bytes, and %d bytes of cached blobs) less the minimum to keep free (%d bytes): %w",
 			d, size, free, c.used+spooled, c.minFree, ErrTooLarge)
 	}
 	// The bytes to evict, for the cap and for the filesystem.
@@ -70,15 +102,10 @@ func (c *FSCache) reserveLocked(d v1.Hash, size, free int64) error {
 		freed += e.size
 	}
 	if freed < need {
-		return fmt.Errorf("cache: no room for %s (%d bytes) now: %d bytes cached and %d reserved of the %d allowed, %d bytes free on the filesystem (%d to keep free), and the rest is in use: %w",
+		return nil, fmt.Errorf("cache: no room for %s (%d bytes) now: %d bytes cached and %d reserved of the %d allowed, %d bytes free on the filesystem (%d to keep free), and the rest is in use: %w",
 			d, size, c.used, c.reserved, c.max, free, c.minFree, ErrNoSpace)
 	}
-	for _, e := range victims {
-		c.evictLocked(e)
-	}
-	c.reserved += size
-	c.writing[d]++
-	return nil
+	return victims, nil
 }
 
 // releaseLocked ends w's reservation: its bytes are now a blob, or gone.

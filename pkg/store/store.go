@@ -111,6 +111,12 @@ type Cache interface {
 	// used blobs that nobody reads. Nothing is written before the
 	// reservation succeeds.
 	Create(ctx context.Context, digest v1.Hash, size int64) (Writer, error)
+	// Room answers as Create would (nil, ErrTooLarge or ErrNoSpace), but
+	// changes nothing: no eviction, no reservation. A caller checks it
+	// before it asks an upstream for the bytes, and calls Create (which
+	// evicts) once the upstream has answered, so a URL that fails evicts
+	// nothing.
+	Room(ctx context.Context, digest v1.Hash, size int64) error
 	// Remove deletes a committed blob: ErrNotFound if it is not there,
 	// ErrInUse while it is open.
 	Remove(ctx context.Context, digest v1.Hash) error

@@ -42,6 +42,7 @@ func TestCache(t *testing.T, newCache NewCache) {
 		{"Remove", cacheRemove},
 		{"EvictLeastRecentlyOpened", cacheEvictOrder},
 		{"NeverEvictInUse", cacheNeverEvictInUse},
+		{"RoomChangesNothing", cacheRoom},
 		{"ReopenAfterCrash", cacheReopenAfterCrash},
 		{"Concurrent", cacheConcurrent},
 	}, func(t *testing.T) cacheUnderTest {

@@ -194,3 +194,30 @@ func concurrentRound(c store.Cache, text string, cancel bool) error {
 	}
 	return w.Commit(ctx, "https://x/"+d.Hex[:8])
 }
+
+// cacheRoom: Room answers as Create would, and evicts nothing.
+func cacheRoom(t *testing.T, c cacheUnderTest) {
+	a, b, cc, d := content("a"), content("b"), content("c"), content("d")
+	if err := c.Room(ctx, digest(a), c.max+1); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("Room(max+1) = %v, want ErrTooLarge", err)
+	}
+	put(t, c, a, "https://x/a")
+	put(t, c, b, "https://x/b")
+	put(t, c, cc, "https://x/c")
+	if err := c.Room(ctx, digest(d), blobSize); err != nil {
+		t.Fatalf("Room with evictable blobs: %v", err)
+	}
+	if s := c.Stats(); s.Blobs != 3 || s.Evicted != 0 || s.Reserved != 0 {
+		t.Fatalf("Room changed the cache: %+v", s)
+	}
+	var open []store.Blob
+	for _, x := range []string{a, b, cc} {
+		open = append(open, get(t, c, x))
+	}
+	if err := c.Room(ctx, digest(d), blobSize); !errors.Is(err, store.ErrNoSpace) {
+		t.Errorf("Room with every blob open = %v, want ErrNoSpace", err)
+	}
+	for _, bl := range open {
+		_ = bl.Close()
+	}
+}
