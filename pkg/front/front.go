@@ -16,11 +16,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/foreignlayers/fl/pkg/fetch"
+	"github.com/foreignlayers/fl/pkg/ocierr"
 	"github.com/foreignlayers/fl/pkg/policy"
 	"github.com/foreignlayers/fl/pkg/store"
 )
@@ -92,6 +94,7 @@ type Front struct {
 	maxManifest int64
 	maxBlob     int64
 	budget      *budget
+	locks       *repoLocks
 	fetcher     *fetcher
 	m           *metrics
 	log         *slog.Logger
@@ -139,7 +142,7 @@ func New(o Options) (*Front, error) {
 	h := &Front{
 		backend: o.Backend, index: o.Index, cache: o.Cache, policy: o.Policy, mode: o.Mode,
 		auth: o.Auth, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobSize,
-		budget: newBudget(o.ManifestBudget, o.MaxManifestBytes, o.FetchWait), m: m, log: o.Logger,
+		budget: newBudget(o.ManifestBudget, o.MaxManifestBytes, o.FetchWait), locks: newRepoLocks(), m: m, log: o.Logger,
 	}
 	if o.AuthorizeUpstream {
 		h.authz = newUpstreamAuthz(o.Backend)
@@ -203,6 +206,10 @@ func (h *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case rt.kind == "blob" && r.Method == http.MethodDelete:
 		h.deleteBlob(sw, r, rt)
+	case rt.kind == "other" && strings.HasPrefix(r.URL.Path, "/v2/"):
+		// Not a route of the distribution API: the backend never sees a
+		// name the front did not validate.
+		ocierr.Write(sw, ocierr.NameUnknown, "not a route of the registry API: "+r.URL.Path, nil)
 	default:
 		h.backend.ServeHTTP(sw, r)
 	}

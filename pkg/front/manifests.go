@@ -45,9 +45,12 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	var foreign []v1.Descriptor
 	d, err := parseDeclared(body)
 	if err == nil {
-		if foreign, err = vet(d, h.policy.Load(), h.maxBlob); err == nil {
-			err = h.consistent(r.Context(), rt.repo, foreign)
-		}
+		foreign, err = vet(d, h.policy.Load(), h.maxBlob)
+	}
+	if err == nil && len(foreign) > 0 {
+		// The size check, the store and the record, as one step.
+		defer h.locks.lock(rt.repo)()
+		err = h.consistent(r.Context(), rt.repo, foreign)
 	}
 	if err != nil {
 		h.refuseManifest(w, rt, err)
@@ -165,14 +168,26 @@ func (h *Front) recordable(rt route, blobs []v1.Descriptor) []v1.Descriptor {
 	return out
 }
 
-// deleteManifest passes a manifest DELETE to the backend; once the
-// backend has deleted a manifest by digest, the index forgets what it
-// declared.
+// deleteManifest passes a manifest DELETE by digest to the backend, and
+// the index forgets what the manifest declared. With the embedded
+// registry, whose auth is the front's (already checked), it forgets first,
+// so a crash in between leaves the index short of a manifest the backend
+// still holds (the next GET records it again), never holding one the
+// backend deleted. With an upstream, whose auth decides, it forgets once
+// the upstream deleted the manifest or answered that it has none (404
+// MANIFEST_UNKNOWN): a DELETE repeated after a crash cleans up.
 func (h *Front) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	d, isDigest := rt.digest()
+	if isDigest && h.authz == nil {
+		if err := h.index.Forget(r.Context(), rt.repo, d); err != nil {
+			h.log.Error("forgetting the foreign layers of a manifest being deleted", "repository", rt.repo, "digest", d, "err", err)
+			ocierr.Write(w, ocierr.Unavailable, "fl serve could not update its index of foreign layers; nothing was deleted; retry", nil)
+			return
+		}
+	}
 	hw := &holdWriter{w: w, max: 64 << 10}
 	h.backend.ServeHTTP(hw, r)
-	if isDigest && hw.ok() {
+	if isDigest && h.authz != nil && (hw.ok() || hw.unknown("MANIFEST_UNKNOWN")) {
 		if err := h.index.Forget(r.Context(), rt.repo, d); err != nil {
 			h.log.Error("forgetting the foreign layers of a deleted manifest", "repository", rt.repo, "digest", d, "err", err)
 			hw.replace(http.StatusInternalServerError, ocierr.Unavailable, "the manifest was deleted, but fl serve could not update its index of foreign layers; delete it again")
@@ -190,7 +205,7 @@ func (h *Front) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	d, ok := rt.digest()
 	hw := &holdWriter{w: w, max: 64 << 10}
 	h.backend.ServeHTTP(hw, r)
-	if ok && (hw.ok() || hw.blobUnknown()) {
+	if ok && (hw.ok() || hw.unknown("BLOB_UNKNOWN")) {
 		err := h.index.Remove(r.Context(), rt.repo, d)
 		switch {
 		case err == nil && !hw.ok():

@@ -105,10 +105,11 @@ func (h *holdWriter) ok() bool {
 	return h.status == 0 || h.status >= 200 && h.status < 300
 }
 
-// blobUnknown reports whether the backend answered 404 BLOB_UNKNOWN.
-func (h *holdWriter) blobUnknown() bool {
+// unknown reports whether the backend answered 404 with the OCI error
+// code, which a registry answers only to a client its auth let through.
+func (h *holdWriter) unknown(code string) bool {
 	body, held := h.held()
-	return h.status == http.StatusNotFound && held && bytes.Contains(body, []byte(`"BLOB_UNKNOWN"`))
+	return h.status == http.StatusNotFound && held && bytes.Contains(body, []byte(`"`+code+`"`))
 }
 
 // replace drops what was held and holds an error answer instead; a body

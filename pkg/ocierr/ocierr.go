@@ -26,6 +26,7 @@ const (
 	Unavailable     Code = "UNAVAILABLE"
 	DigestInvalid   Code = "DIGEST_INVALID"
 	TagInvalid      Code = "TAG_INVALID"
+	NameUnknown     Code = "NAME_UNKNOWN"
 )
 
 // status is the one table of codes and their HTTP statuses.
@@ -42,6 +43,7 @@ var status = map[Code]int{
 	Unavailable:     http.StatusServiceUnavailable,
 	DigestInvalid:   http.StatusBadRequest,
 	TagInvalid:      http.StatusBadRequest,
+	NameUnknown:     http.StatusNotFound,
 }
 
 // Status is the HTTP status that goes with c.
