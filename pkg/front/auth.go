@@ -79,6 +79,7 @@ type Auth struct {
 	log   *slog.Logger
 	salt  [32]byte      // for the keys of the credential cache
 	sem   chan struct{} // bounds concurrent bcrypt runs
+	admit *admission    // bounds the checks waiting, per user and client
 	state atomic.Pointer[htpasswd]
 
 	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
@@ -94,6 +95,7 @@ func LoadHtpasswd(path string, o AuthOptions) (*Auth, error) {
 	a := &Auth{
 		path: path, pulls: o.Pulls, realm: o.Realm, key: o.Key, log: o.Logger,
 		sem:     make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		admit:   newAdmission(),
 		compare: bcrypt.CompareHashAndPassword, now: time.Now,
 	}
 	if a.key == nil {
@@ -141,6 +143,9 @@ func (a *Auth) Allow(w http.ResponseWriter, r *http.Request, acc Access) bool {
 		return false
 	case errors.Is(err, errBadToken):
 		a.challenge(w, r, acc, "invalid_token", "invalid or expired token")
+		return false
+	case errors.Is(err, errTooManyChecks):
+		tooManyChecks(w)
 		return false
 	case err != nil:
 		ocierr.Write(w, ocierr.Unavailable, "checking credentials: "+err.Error(), nil)
@@ -197,7 +202,7 @@ func (a *Auth) identify(r *http.Request) (identity, error) {
 		if !ok {
 			return identity{}, errBadCredentials
 		}
-		ok, err := a.check(r.Context(), user, pass)
+		ok, err := a.check(r.Context(), user, pass, r.RemoteAddr)
 		if err != nil {
 			return identity{user: user}, err
 		}
@@ -289,4 +294,10 @@ func accessText(acc Access) string {
 // quote makes a quoted-string of an auth-param.
 func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// tooManyChecks answers a credential check refused for the flood it joins.
+func tooManyChecks(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	ocierr.Write(w, ocierr.TooManyRequests, "too many credential checks at once for this user or client address; retry in a second", nil)
 }

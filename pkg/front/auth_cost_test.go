@@ -2,6 +2,7 @@ package front
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func (s *bcryptSpy) take() []int {
 
 func checkCreds(t *testing.T, a *Auth, user, pass string) bool {
 	t.Helper()
-	ok, err := a.check(context.Background(), user, pass)
+	ok, err := a.check(context.Background(), user, pass, "127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestAuthCredentialSharedCheck(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
-			if ok, err := a.check(context.Background(), "alice", "guess"); ok || err != nil {
+			if ok, err := a.check(context.Background(), "alice", "guess", "127.0.0.1:1"); ok || err != nil {
 				t.Errorf("bad credentials: %v %v", ok, err)
 			}
 		})
@@ -174,12 +175,14 @@ func TestAuthCredentialFloodDoesNotStarve(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for i := range 32 {
-		wg.Go(func() { _, _ = a.check(context.Background(), "alice", fmt.Sprint("guess", i)) })
+		wg.Go(func() {
+			_, _ = a.check(context.Background(), "alice", fmt.Sprint("guess", i), fmt.Sprintf("10.0.%d.%d:1", i/200, i%200))
+		})
 	}
 	waitFor(t, func() bool { return inside.Load() == int64(cap(a.sem)) })
 
 	done := make(chan bool)
-	go func() { ok, _ := a.check(context.Background(), "alice", "s3cret"); done <- ok }()
+	go func() { ok, _ := a.check(context.Background(), "alice", "s3cret", "127.0.0.1:1"); done <- ok }()
 	select {
 	case ok := <-done:
 		if !ok {
@@ -191,7 +194,7 @@ func TestAuthCredentialFloodDoesNotStarve(t *testing.T) {
 	// A new check queues; when its request ends it gives up.
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
-	go func() { _, err := a.check(ctx, "bob", "new"); errc <- err }()
+	go func() { _, err := a.check(ctx, "bob", "new", "127.0.0.1:1"); errc <- err }()
 	cancel()
 	if err := <-errc; err == nil {
 		t.Errorf("a cancelled check waiting for bcrypt returned no error")
@@ -225,5 +228,47 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// A flood of guesses at one user holds maxChecksPerUser places in the
+// bcrypt queue; more are refused at once, and another user's check is
+// admitted. One address is held to maxChecksPerClient.
+func TestAdmissionBoundsFloods(t *testing.T) {
+	t.Parallel()
+	ad := newAdmission()
+	var leaves []func()
+	for i := range maxChecksPerUser {
+		leave, err := ad.enter("alice", fmt.Sprintf("10.0.0.%d:1", i))
+		if err != nil {
+			t.Fatalf("check %d of alice refused: %v", i, err)
+		}
+		leaves = append(leaves, leave)
+	}
+	if _, err := ad.enter("alice", "10.0.0.99:1"); !errors.Is(err, errTooManyChecks) {
+		t.Errorf("a check of alice past the limit: %v", err)
+	}
+	bob, err := ad.enter("bob", "10.0.0.1:1")
+	if err != nil {
+		t.Fatalf("bob refused during alice's flood: %v", err)
+	}
+	bob()
+	for _, leave := range leaves {
+		leave()
+	}
+	if _, err := ad.enter("alice", "10.0.0.1:1"); err != nil {
+		t.Errorf("alice refused after the flood ended: %v", err)
+	}
+	ad2 := newAdmission()
+	for i := range maxChecksPerClient {
+		if _, err := ad2.enter(fmt.Sprint("user", i), "192.0.2.1:1234"); err != nil {
+			t.Fatalf("check %d from one address refused: %v", i, err)
+		}
+	}
+	if _, err := ad2.enter("another", "192.0.2.1:999"); !errors.Is(err, errTooManyChecks) {
+		t.Errorf("a check from the same address past the limit: %v", err)
+	}
+	if _, err := ad2.enter("another", "192.0.2.2:1"); err != nil {
+		t.Errorf("another address refused: %v", err)
 	}
 }

@@ -98,7 +98,7 @@ func readHtpasswd(path string) (*htpasswd, error) {
 // a minute; concurrent checks of the same credentials share one run; and
 // bcrypt runs at most cap(a.sem) at a time, so a flood of bad credentials
 // delays new checks but never a remembered success.
-func (a *Auth) check(ctx context.Context, user, pass string) (bool, error) {
+func (a *Auth) check(ctx context.Context, user, pass, remoteAddr string) (bool, error) {
 	s := a.state.Load()
 	key := a.credKey(user, pass)
 	for {
@@ -124,11 +124,17 @@ func (a *Auth) check(ctx context.Context, user, pass string) (bool, error) {
 				return false, ctx.Err()
 			}
 		}
+		leave, err := a.admit.enter(user, remoteAddr)
+		if err != nil {
+			s.mu.Unlock()
+			return false, err
+		}
 		c := &credCheck{done: make(chan struct{})}
 		s.inflight[key] = c
 		s.mu.Unlock()
 
 		c.ok, c.err = a.bcrypt(ctx, s, user, pass)
+		leave()
 		s.mu.Lock()
 		delete(s.inflight, key)
 		if c.err == nil {

@@ -52,6 +52,9 @@ func (a *Auth) ServeToken(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("WWW-Authenticate", `Basic realm=`+quote(tokenService))
 			ocierr.Write(w, ocierr.Unauthorized, "invalid username or password", nil)
 			return
+		case errors.Is(err, errTooManyChecks):
+			tooManyChecks(w)
+			return
 		default:
 			ocierr.Write(w, ocierr.Unavailable, "checking credentials: "+err.Error(), nil)
 			return
