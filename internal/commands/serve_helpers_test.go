@@ -31,7 +31,7 @@ type serving struct {
 // serve runs `fl serve ARGS` until the test ends (or stop is called) and
 // returns once it answers /healthz. It gets a data dir of its own unless
 // ARGS name one.
-func serve(t *testing.T, args ...string) *serving {
+func serve(t testing.TB, args ...string) *serving {
 	t.Helper()
 	s := &serving{addr: testutil.FreeAddr(t), stderr: &syncBuffer{}}
 	if !slices.Contains(args, "--data-dir") {

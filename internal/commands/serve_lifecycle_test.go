@@ -1,13 +1,10 @@
 package commands
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -40,7 +37,8 @@ func TestServeLifecycleDelete(t *testing.T) {
 			l1, l2, l3 := ls[0], ls[1], ls[2]
 			dataDir := t.TempDir()
 			args := append(append([]string{"--data-dir", dataDir}, loopbackOK...), be.args(t)...)
-			s, stop := opsStart(t, args...)
+			s := serve(t, args...)
+			stop := s.stop
 			const repo = "life/x"
 			m1 := opsPush(t, s.addr, repo, "1", []v1.Descriptor{l1, l2})
 			m2 := opsPush(t, s.addr, repo, "2", []v1.Descriptor{l1, l3})
@@ -58,7 +56,7 @@ func TestServeLifecycleDelete(t *testing.T) {
 			wantServed(t, s.addr, repo, l1)
 
 			stop()
-			s, _ = opsStart(t, args...)
+			s = serve(t, args...)
 			wantUnserved(t, o, s.addr, repo, l2, http.StatusNotFound)
 			wantUnserved(t, o, s.addr, repo, l3, http.StatusNotFound)
 			wantServed(t, s.addr, repo, l1)
@@ -180,52 +178,5 @@ func wantUnserved(t *testing.T, o *opsOrigin, addr, repo string, d v1.Descriptor
 	}
 	if after := o.order(); len(after) != len(before) {
 		t.Errorf("requests for %s after its delete reached the upstream: %v", d.Digest.Hex[:12], after[len(before):])
-	}
-}
-
-// opsStart runs `fl serve ARGS` (ARGS name --data-dir) until stop is
-// called or the test ends, and returns once it answers /healthz.
-func opsStart(t *testing.T, args ...string) (*serving, func()) {
-	t.Helper()
-	s := &serving{addr: testutil.FreeAddr(t), stderr: &syncBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- Execute(ctx, append([]string{"serve", "--addr", s.addr}, args...), io.Discard, s.stderr)
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("fl serve exited %d:\n%s", code, s.stderr.String())
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("fl serve did not stop:\n%s", s.stderr.String())
-		}
-	}
-	t.Cleanup(stop)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + s.addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return s, stop
-		}
-		select {
-		case code := <-done:
-			stopped = true
-			t.Fatalf("fl serve exited %d before it answered:\n%s", code, s.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fl serve did not answer: %v\n%s", err, s.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

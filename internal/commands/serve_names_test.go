@@ -2,7 +2,6 @@ package commands
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -22,67 +21,6 @@ import (
 // Invariant 1: every /v2/ route validates its repository name (and tag,
 // and digest) before anything, and nothing from a request becomes a path
 // outside the data dir.
-
-// running is an `fl serve` that a test can stop and start again over the
-// same data dir (serve() keeps its server until the test ends).
-type running struct {
-	addr    string
-	dataDir string
-	stderr  *syncBuffer
-	stop    func()
-}
-
-// startServe runs `fl serve ARGS` in-process until stop is called or the
-// test ends, and returns once it answers /healthz.
-func startServe(tb testing.TB, args ...string) *running {
-	tb.Helper()
-	r := &running{addr: testutil.FreeAddr(tb), stderr: &syncBuffer{}}
-	if i := slices.Index(args, "--data-dir"); i >= 0 {
-		r.dataDir = args[i+1]
-	} else {
-		r.dataDir = tb.TempDir()
-		args = append(args, "--data-dir", r.dataDir)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan struct{})
-	code := 0
-	go func() {
-		defer close(exited)
-		code = Execute(ctx, append([]string{"serve", "--addr", r.addr}, args...), io.Discard, r.stderr)
-	}()
-	stopped := false
-	r.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		<-exited
-		if code != 0 {
-			tb.Errorf("fl serve exited %d:\n%s", code, r.stderr.String())
-		}
-	}
-	tb.Cleanup(r.stop)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + r.addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return r
-		}
-		select {
-		case <-exited:
-			stopped = true
-			cancel()
-			tb.Fatalf("fl serve exited %d before it answered:\n%s", code, r.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("fl serve did not answer: %v\n%s", err, r.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // rawRequest writes one HTTP/1.1 request on a bare connection, with the
 // request target exactly as given (Go's client would clean or re-escape
@@ -178,14 +116,14 @@ func assertConfined(tb testing.TB, base, dataDir, sentinel string) {
 
 // confinedServer is a server whose data dir has an empty sentinel
 // directory next to it.
-func confinedServer(tb testing.TB, args ...string) (s *running, base, dataDir, sentinel string) {
+func confinedServer(tb testing.TB, args ...string) (s *serving, base, dataDir, sentinel string) {
 	tb.Helper()
 	base = tb.TempDir()
 	dataDir, sentinel = filepath.Join(base, "data"), filepath.Join(base, "sentinel")
 	if err := os.Mkdir(sentinel, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	return startServe(tb, append([]string{"--data-dir", dataDir}, args...)...), base, dataDir, sentinel
+	return serve(tb, append([]string{"--data-dir", dataDir}, args...)...), base, dataDir, sentinel
 }
 
 // Every route answers 400 NAME_INVALID to a hostile repository name, and

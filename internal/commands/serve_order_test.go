@@ -162,7 +162,7 @@ func TestServeOrder(t *testing.T) {
 			denied := foreign([]byte("denied"), up.URL("/denied"))
 			dataDir := t.TempDir()
 			args := append(append([]string{"--data-dir", dataDir, "--deny-url", `/denied$`}, loopbackOK...), be.args(t)...)
-			s := startServe(t, args...)
+			s := serve(t, args...)
 
 			// The config blob is never uploaded: MANIFEST_BLOB_UNKNOWN.
 			m := manifestJSON(t, configDesc(), layer)
@@ -201,7 +201,7 @@ func TestServeOrder(t *testing.T) {
 			}
 			// What is on disk agrees: nothing after a restart either.
 			s.stop()
-			s = startServe(t, args...)
+			s = serve(t, args...)
 			for _, repo := range repos {
 				assertNotServed(t, s.addr, repo, layer)
 			}
