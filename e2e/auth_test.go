@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/foreignlayers/fl/internal/testutil"
 )
 
@@ -25,7 +23,7 @@ func TestAuthDocker(t *testing.T) {
 	up := testutil.NewUpstream(t)
 	tarball := testutil.Tar(t, map[string]string{"etc/os-release": "ID=auth\n"})
 	up.Put("/auth-root.tar.gz", testutil.Gzip(t, tarball))
-	pw := htpasswdFile(t, "alice", "s3cret")
+	pw := testutil.Htpasswd(t, "", "alice", "s3cret")
 
 	t.Run("anonymous pulls", func(t *testing.T) {
 		addr := startServe(t, "--htpasswd", pw, "--allow-http", "--allow-private-networks")
@@ -152,19 +150,4 @@ func checkDiffIDs(t *testing.T, d *dockerd, ref string, want ...string) {
 	if strings.Join(layers, ",") != strings.Join(want, ",") {
 		t.Errorf("docker's diff_ids %v, want %v", layers, want)
 	}
-}
-
-// htpasswdFile writes a one-user htpasswd file (bcrypt at the minimum
-// cost: the tests check behaviour, not strength).
-func htpasswdFile(t *testing.T, user, pass string) string {
-	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(p, []byte(user+":"+string(h)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

@@ -32,7 +32,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/foreignlayers/fl/internal/testutil"
 )
@@ -275,7 +274,7 @@ func TestProcessSignals(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "htpasswd")
 	cfg := filepath.Join(dir, "serve.yaml")
-	procHtpasswd(t, pw, "user1", "pass1")
+	testutil.Htpasswd(t, pw, "user1", "pass1")
 	procWrite(t, cfg, "allow-http: true\nallow-private-networks: true\n")
 	p := startProc(t, filepath.Join(dir, "data"), "--config", cfg, "--htpasswd", pw)
 	okURL, deniedURL := origin.URL+"/ok/layer.tar.gz", origin.URL+"/denied/layer.tar.gz"
@@ -287,7 +286,7 @@ func TestProcessSignals(t *testing.T) {
 	}
 	stored := procForeign([]byte("sig/xb"), deniedURL) // the layer of sig/x:b
 
-	procHtpasswd(t, pw, "user2", "pass2")
+	testutil.Htpasswd(t, pw, "user2", "pass2")
 	procWrite(t, cfg, "allow-http: true\nallow-private-networks: true\ndeny-url:\n  - '/denied/'\n")
 	p.hangup(t, "reloaded")
 	if err := procPush(p.addr, "sig/x", "c", "user2", "pass2", okURL); err != nil {
@@ -584,15 +583,6 @@ func procRefused(err error, codes ...int) bool {
 		}
 	}
 	return false
-}
-
-func procHtpasswd(t *testing.T, path, user, pass string) {
-	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	procWrite(t, path, user+":"+string(h)+"\n")
 }
 
 func procWrite(t *testing.T, path, content string) {

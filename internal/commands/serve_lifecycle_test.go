@@ -85,7 +85,7 @@ func TestServeLifecycleDelete(t *testing.T) {
 // foreign layers stay served. Embedded: --htpasswd. Upstream: the
 // upstream registry's own htpasswd auth.
 func TestServeLifecycleDeleteRefused(t *testing.T) {
-	pw := htpasswd(t, "alice", "s3cret")
+	pw := testutil.Htpasswd(t, "", "alice", "s3cret")
 	cases := []struct {
 		name string
 		args func(t *testing.T) []string

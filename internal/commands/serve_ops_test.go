@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/crane"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/foreignlayers/fl/internal/testutil"
 )
@@ -29,22 +28,10 @@ func dockerConfig(t *testing.T, host, user, pass string) {
 	t.Setenv("DOCKER_CONFIG", dir)
 }
 
-func htpasswd(t *testing.T, user, pass string) string {
-	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(p, []byte(user+":"+string(h)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestServeAuth(t *testing.T) {
 	up := testutil.NewUpstream(t)
 	up.Put("/a.tar.gz", testutil.Gzip(t, testutil.Tar(t, map[string]string{"a": "b"})))
-	pw := htpasswd(t, "alice", "s3cret")
+	pw := testutil.Htpasswd(t, "", "alice", "s3cret")
 	for _, pulls := range []bool{false, true} {
 		args := append([]string{"--htpasswd", pw}, loopbackOK...)
 		if pulls {
@@ -212,7 +199,7 @@ func TestServeUpstreamAuth(t *testing.T) {
 	up := testutil.NewUpstream(t)
 	gz := testutil.Gzip(t, testutil.Tar(t, map[string]string{"a": "private"}))
 	up.Put("/a.tar.gz", gz)
-	pw := htpasswd(t, "bob", "hunter2")
+	pw := testutil.Htpasswd(t, "", "bob", "hunter2")
 	reg := testutil.DockerRegistryWith(t, testutil.AllowLocalhost, "auth:\n  htpasswd:\n    realm: upstream-realm\n    path: "+pw+"\n")
 	s := serve(t, append(loopbackOK, "--upstream", "http://"+reg)...)
 

@@ -224,7 +224,7 @@ func TestServeOrderUpstreamAuth(t *testing.T) {
 	t.Parallel()
 	content := randomBytes(t, 64<<10)
 	up := testutil.NewHostile(t, content)
-	pw := htpasswd(t, "bob", "hunter2")
+	pw := testutil.Htpasswd(t, "", "bob", "hunter2")
 	reg := testutil.DockerRegistryWith(t, testutil.AllowLocalhost, "auth:\n  htpasswd:\n    realm: upstream-realm\n    path: "+pw+"\n")
 	s := serve(t, append(loopbackOK, "--upstream", "http://"+reg)...)
 	bob := []string{"Authorization", basicAuth("bob", "hunter2")}
