@@ -1,10 +1,8 @@
 package front
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"sync"
 	"time"
 
@@ -14,6 +12,8 @@ import (
 // budget bounds the manifest bytes the front holds and parses at once:
 // each manifest PUT or GET takes its size from it before its bytes are
 // read (the backend parses them too), and waits while others hold it.
+// PUTs and GETs have budgets of their own, so slow pushes never hold back
+// pulls.
 type budget struct {
 	sem     *semaphore.Weighted
 	max     int64 // the whole budget
@@ -68,54 +68,4 @@ func (b *budget) remember(key string, n int64) {
 		clear(b.hints)
 	}
 	b.hints[key] = n
-}
-
-// chunk is how much of the budget a manifest body takes at a time while it
-// arrives: a client that sends slowly holds only what it has sent.
-const chunk = 64 << 10
-
-// errTooLarge is a body longer than the limit given to read.
-var errTooLarge = errors.New("larger than the limit")
-
-// read reads a body of at most limit bytes, taking the budget as the bytes
-// arrive; release gives back what it took.
-func (b *budget) read(ctx context.Context, r io.Reader, limit int64) (body []byte, release func(), err error) {
-	var held int64
-	release = func() {
-		if held > 0 {
-			b.sem.Release(held)
-			held = 0
-		}
-	}
-	defer func() {
-		if err != nil {
-			release()
-		}
-	}()
-	var buf bytes.Buffer
-	for {
-		if int64(buf.Len()) > limit {
-			return nil, release, errTooLarge
-		}
-		if int64(buf.Len())+chunk > held {
-			take := min(chunk, b.max-held)
-			if take <= 0 {
-				return nil, release, errBusy
-			}
-			wctx, cancel := context.WithTimeout(ctx, b.wait)
-			err := b.sem.Acquire(wctx, take)
-			cancel()
-			if err != nil {
-				return nil, release, errBusy
-			}
-			held += take
-		}
-		n, rerr := buf.ReadFrom(io.LimitReader(r, held-int64(buf.Len())))
-		if rerr != nil {
-			return nil, release, rerr
-		}
-		if n == 0 {
-			return buf.Bytes(), release, nil
-		}
-	}
 }

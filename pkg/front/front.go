@@ -56,8 +56,8 @@ type Options struct {
 	// FetchOptions are added to the client that reads foreign URLs.
 	FetchOptions     []fetch.Option
 	MaxManifestBytes int64
-	// ManifestBudget bounds the manifest bytes held and parsed at once
-	// (default 8 × MaxManifestBytes).
+	// ManifestBudget bounds the manifest bytes held and parsed at once,
+	// half for PUTs and half for GETs (default 8 × MaxManifestBytes).
 	ManifestBudget int64
 	// MaxBlobSize is the largest size a descriptor with urls may declare.
 	MaxBlobSize int64
@@ -93,7 +93,8 @@ type Front struct {
 	authz       *upstreamAuthz
 	maxManifest int64
 	maxBlob     int64
-	budget      *budget
+	putBudget   *budget
+	getBudget   *budget
 	locks       *repoLocks
 	fetcher     *fetcher
 	m           *metrics
@@ -111,7 +112,7 @@ func New(o Options) (*Front, error) {
 		o.Mode = ModeCache
 	}
 	o.MaxManifestBytes = orDefault(o.MaxManifestBytes, 4<<20)
-	o.ManifestBudget = orDefault(o.ManifestBudget, max(8*o.MaxManifestBytes, 8<<20))
+	o.ManifestBudget = orDefault(o.ManifestBudget, max(8*(o.MaxManifestBytes+1), 8<<20))
 	o.MaxBlobSize = orDefault(o.MaxBlobSize, 16<<30)
 	o.MaxFetches = orDefault(o.MaxFetches, 16)
 	o.FetchWait = orDefault(o.FetchWait, 10*time.Second)
@@ -142,7 +143,8 @@ func New(o Options) (*Front, error) {
 	h := &Front{
 		backend: o.Backend, index: o.Index, cache: o.Cache, policy: o.Policy, mode: o.Mode,
 		auth: o.Auth, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobSize,
-		budget: newBudget(o.ManifestBudget, o.MaxManifestBytes, o.FetchWait), locks: newRepoLocks(), m: m, log: o.Logger,
+		putBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait),
+		getBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait), locks: newRepoLocks(), m: m, log: o.Logger,
 	}
 	if o.AuthorizeUpstream {
 		h.authz = newUpstreamAuthz(o.Backend)

@@ -23,23 +23,33 @@ import (
 // manifest body.
 const manifestReadTimeout = time.Minute
 
+// manifestWait is how long a manifest waits for room in its budget
+// before 429.
+const manifestWait = time.Minute
+
 // putManifest checks every descriptor with urls, passes the manifest to
 // the backend, and records its foreign layers only once the backend has
 // stored it: a refused manifest leaves no trace in the index.
 func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(manifestReadTimeout))
-	body, release, err := h.budget.read(r.Context(), r.Body, h.maxManifest)
-	defer release()
-	switch {
-	case errors.Is(err, errTooLarge):
-		ocierr.Write(w, ocierr.SizeInvalid, fmt.Sprintf("manifest is larger than %d bytes (the server's --max-manifest-size)", h.maxManifest), nil)
-		return
-	case errors.Is(err, errBusy):
+	weight := h.maxManifest + 1
+	if r.ContentLength >= 0 && r.ContentLength < weight {
+		weight = r.ContentLength
+	}
+	release, err := h.putBudget.acquire(r.Context(), weight)
+	if err != nil {
 		w.Header().Set("Retry-After", "5")
-		ocierr.Write(w, ocierr.TooManyRequests, "too many large manifests are being handled at once; retry shortly", nil)
+		ocierr.Write(w, ocierr.TooManyRequests, "too many large manifests are being pushed at once; retry shortly", nil)
 		return
-	case err != nil:
+	}
+	defer release()
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(manifestReadTimeout))
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxManifest+1))
+	if err != nil {
 		ocierr.Write(w, ocierr.ManifestInvalid, "reading manifest: "+err.Error(), nil)
+		return
+	}
+	if int64(len(body)) > h.maxManifest {
+		ocierr.Write(w, ocierr.SizeInvalid, fmt.Sprintf("manifest is larger than %d bytes (the server's --max-manifest-size)", h.maxManifest), nil)
 		return
 	}
 	var foreign []v1.Descriptor
@@ -66,8 +76,8 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	h.backend.ServeHTTP(hw, r)
 	if hw.ok() {
 		digest := manifestDigest(hw, body)
-		h.budget.remember(rt.repo.String()+"@"+rt.ref, int64(len(body)))
-		h.budget.remember(rt.repo.String()+"@"+digest.String(), int64(len(body)))
+		h.getBudget.remember(rt.repo.String()+"@"+rt.ref, int64(len(body)))
+		h.getBudget.remember(rt.repo.String()+"@"+digest.String(), int64(len(body)))
 		if len(foreign) > 0 {
 			if err := h.index.Record(r.Context(), rt.repo, digest, foreign); err != nil {
 				h.log.Error("recording foreign layers of a stored manifest", "repository", rt.repo, "reference", rt.ref, "err", err)
@@ -125,7 +135,7 @@ func manifestDigest(hw *holdWriter, body []byte) v1.Hash {
 // on another connection must find it known.
 func (h *Front) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	key := rt.repo.String() + "@" + rt.ref
-	release, err := h.budget.acquire(r.Context(), h.budget.hint(key))
+	release, err := h.getBudget.acquire(r.Context(), h.getBudget.hint(key))
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
 		ocierr.Write(w, ocierr.TooManyRequests, "too many large manifests are being handled at once; retry shortly", nil)
@@ -139,7 +149,7 @@ func (h *Front) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	if !held || hw.status != http.StatusOK || w.Header().Get("Content-Encoding") != "" {
 		return
 	}
-	h.budget.remember(key, int64(len(body)))
+	h.getBudget.remember(key, int64(len(body)))
 	d, err := parseDeclared(body)
 	if err != nil || len(d.blobs) == 0 {
 		return

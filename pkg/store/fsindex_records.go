@@ -115,7 +115,10 @@ func readJSON(path string, v any) (bool, error) {
 		return false, fmt.Errorf("index: %w", err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("index: %s: %w", path, err)
+		// Torn by a power loss between a write and its sync: read as
+		// absent. The next PUT or GET of a manifest that declares it
+		// writes it again.
+		return false, nil
 	}
 	return true, nil
 }
@@ -125,7 +128,7 @@ func (x *FSIndex) writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	if err := writeFileAtomic(x.tmpDir(), path, b, true); err != nil {
+	if err := writeFileAtomic(x.tmpDir(), path, b, false); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	return nil
@@ -139,5 +142,13 @@ func removeRecord(path string) error {
 		return fmt.Errorf("index: %w", err)
 	}
 	_ = os.Remove(filepath.Dir(path)) // fails while not empty
+	return nil
+}
+
+// durable makes every write before it durable, once per operation.
+func (x *FSIndex) durable() error {
+	if err := syncFS(x.dir); err != nil {
+		return fmt.Errorf("index: syncing %s: %w", x.dir, err)
+	}
 	return nil
 }

@@ -86,7 +86,10 @@ func (x *FSIndex) Record(ctx context.Context, repo name.Repository, manifest v1.
 		}
 		x.remember(repo, rec.Digest, rec)
 	}
-	return nil
+	if len(changed) == 0 {
+		return nil
+	}
+	return x.durable()
 }
 
 // Forget implements Index.
@@ -121,7 +124,10 @@ func (x *FSIndex) Forget(_ context.Context, repo name.Repository, manifest v1.Ha
 		}
 		x.remember(repo, digest, rec)
 	}
-	return removeRecord(x.manifestPath(repo, manifest))
+	if err := removeRecord(x.manifestPath(repo, manifest)); err != nil {
+		return err
+	}
+	return x.durable()
 }
 
 // Remove implements Index. The manifests that declared digest keep
@@ -148,7 +154,7 @@ func (x *FSIndex) Remove(_ context.Context, repo name.Repository, digest v1.Hash
 	}
 	_ = os.Remove(filepath.Dir(p)) // fails while not empty
 	x.remember(repo, digest, nil)
-	return nil
+	return x.durable()
 }
 
 func (x *FSIndex) checkArgs(repo name.Repository, manifest v1.Hash) error {
