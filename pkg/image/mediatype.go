@@ -145,3 +145,21 @@ func (f Format) ConvertLayer(d v1.Descriptor, nondistributable bool) (v1.Descrip
 	d.MediaType = mt
 	return d, nil
 }
+
+// Distributable is the media type a layer of type mt gets when its urls
+// are stripped: Docker's foreign type becomes Docker's layer type, an OCI
+// non-distributable type the OCI layer type of the same compression; any
+// other type stays.
+func Distributable(mt types.MediaType) (types.MediaType, error) {
+	if !IsRestricted(mt) {
+		return mt, nil
+	}
+	c, err := CompressionOf(mt)
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(string(mt), "application/vnd.docker.") {
+		return Docker.LayerType(c, false, false)
+	}
+	return OCI.LayerType(c, false, false)
+}

@@ -3,7 +3,6 @@ package mirror
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -31,8 +30,9 @@ func Materialize(ctx context.Context, a *image.Artifact, f *Fetcher) error {
 }
 
 // StripURLs rewrites every foreign layer of a materialized artifact into an
-// ordinary layer of the same compression, without urls, and serialises new
-// manifests (and index) around them. Fields it does not know are kept.
+// ordinary layer, without urls, with the one byte-preserving rewrite that
+// fl serve's strip-urls view uses (StripManifest, RewriteIndex): the same
+// image gets the same digests either way.
 func StripURLs(a *image.Artifact) (*image.Artifact, error) {
 	out := &image.Artifact{Format: a.Format}
 	renamed := map[v1.Hash]v1.Descriptor{}
@@ -47,14 +47,9 @@ func StripURLs(a *image.Artifact) (*image.Artifact, error) {
 	if a.Index == nil {
 		return out, nil
 	}
-	raw, err := rewriteList(a.Index, "manifests", func(d v1.Descriptor) v1.Descriptor {
-		if n, ok := renamed[d.Digest]; ok {
-			d.Digest, d.Size = n.Digest, n.Size
-		}
-		return d
-	})
+	raw, err := RewriteIndex(a.Index, renamed)
 	if err != nil {
-		return nil, fmt.Errorf("rewriting index: %w", err)
+		return nil, err
 	}
 	out.Index = raw
 	out.IndexDesc = a.IndexDesc
@@ -63,75 +58,27 @@ func StripURLs(a *image.Artifact) (*image.Artifact, error) {
 }
 
 func stripManifest(m *image.Manifest) (*image.Manifest, error) {
-	format := image.OCI
-	if m.Descriptor.MediaType == image.Docker.ManifestType() {
-		format = image.Docker
-	}
 	nm := *m
 	nm.Layers = nil
-	byDigest := map[v1.Hash]v1.Descriptor{}
 	for _, l := range m.Layers {
 		if l.Foreign() {
 			return nil, fmt.Errorf("layer %s is not materialized", l.Descriptor.Digest)
 		}
-		d := l.Descriptor
-		if image.IsForeign(d) {
-			c, err := image.CompressionOf(d.MediaType)
+		if len(l.Descriptor.URLs) > 0 {
+			mt, err := image.Distributable(l.Descriptor.MediaType)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("layer %s: %w", l.Descriptor.Digest, err)
 			}
-			if d.MediaType, err = format.LayerType(c, false, false); err != nil {
-				return nil, fmt.Errorf("layer %s: %w", d.Digest, err)
-			}
-			d.URLs = nil
+			l.Descriptor.MediaType, l.Descriptor.URLs = mt, nil
 		}
-		byDigest[d.Digest] = d
-		l.Descriptor = d
 		nm.Layers = append(nm.Layers, l)
 	}
-	raw, err := rewriteList(m.Raw, "layers", func(d v1.Descriptor) v1.Descriptor { return byDigest[d.Digest] })
+	nm.ConfigDesc.URLs = nil
+	raw, err := StripManifest(m.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("rewriting manifest %s: %w", m.Descriptor.Digest, err)
+		return nil, fmt.Errorf("manifest %s: %w", m.Descriptor.Digest, err)
 	}
 	nm.Raw = raw
 	nm.Descriptor.Digest, nm.Descriptor.Size, err = v1.SHA256(bytes.NewReader(raw))
 	return &nm, err
-}
-
-// rewriteList replaces each descriptor of the list under key in a JSON
-// document, keeping every other field as it was.
-func rewriteList(raw []byte, key string, f func(v1.Descriptor) v1.Descriptor) ([]byte, error) {
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	var list []map[string]json.RawMessage
-	if err := json.Unmarshal(doc[key], &list); err != nil {
-		return nil, err
-	}
-	for i, entry := range list {
-		var d v1.Descriptor
-		b, _ := json.Marshal(entry)
-		if err := json.Unmarshal(b, &d); err != nil {
-			return nil, err
-		}
-		nd := f(d)
-		set := func(k string, v any) {
-			enc, _ := json.Marshal(v)
-			entry[k] = enc
-		}
-		set("mediaType", nd.MediaType)
-		set("digest", nd.Digest)
-		set("size", nd.Size)
-		if len(nd.URLs) == 0 {
-			delete(entry, "urls")
-		}
-		list[i] = entry
-	}
-	enc, err := json.Marshal(list)
-	if err != nil {
-		return nil, err
-	}
-	doc[key] = enc
-	return json.Marshal(doc)
 }
