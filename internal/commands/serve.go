@@ -38,6 +38,7 @@ type serveOptions struct {
 	authPulls       bool
 	tlsCert, tlsKey string
 	metricsAddr     string
+	stripPrefix     string
 	shutdownTimeout time.Duration
 }
 
@@ -104,6 +105,7 @@ func (o *serveOptions) flags(cmd *cobra.Command) {
 	f.BoolVar(&o.authPulls, "auth-pulls", false, "with --htpasswd, require credentials for pulls too")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
+	f.StringVar(&o.stripPrefix, "strip-urls-prefix", "", "serve PREFIX/R as a read-only view of every repository R whose manifests have no layer urls (for containerd, podman, skopeo)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics and /healthz on this address of their own, without auth")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for responses in flight")
 }
@@ -127,7 +129,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]stri
 		MaxManifestBytes: o.maxManifest, MaxBlobSize: int64(o.maxBlob), CacheMaxSize: int64(o.cacheMax), CacheMinFree: int64(o.cacheMinFree),
 		MaxFetches: o.maxFetches, FetchWait: o.fetchWait, FetchTimeout: o.fetchTimeout,
 		FetchGrace: o.fetchGrace, FetchIdleTimeout: o.fetchIdle, FailureTTL: o.failureTTL,
-		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey, MetricsAddr: o.metricsAddr,
+		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey, MetricsAddr: o.metricsAddr, StripURLsPrefix: o.stripPrefix,
 		ShutdownTimeout: o.shutdownTimeout, Logger: g.logger,
 	})
 	if err != nil {

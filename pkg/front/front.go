@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/foreignlayers/fl/pkg/fetch"
+	"github.com/foreignlayers/fl/pkg/name"
 	"github.com/foreignlayers/fl/pkg/ocierr"
 	"github.com/foreignlayers/fl/pkg/policy"
 	"github.com/foreignlayers/fl/pkg/store"
@@ -73,7 +74,10 @@ type Options struct {
 	FetchIdleTimeout time.Duration
 	// FailureTTL is how long a failed fetch is remembered.
 	FailureTTL time.Duration
-	Auth       *Auth
+	// StripURLsPrefix, if set, makes PREFIX/R a read-only view of every
+	// repository R with the urls of its manifests stripped.
+	StripURLsPrefix string
+	Auth            *Auth
 	// AuthorizeUpstream makes the front ask the backend whether a client
 	// may pull a repository before serving its foreign layers (for
 	// --upstream, whose registry does the auth).
@@ -96,6 +100,7 @@ type Front struct {
 	putBudget   *budget
 	getBudget   *budget
 	locks       *repoLocks
+	viewPrefix  string
 	fetcher     *fetcher
 	m           *metrics
 	log         *slog.Logger
@@ -110,6 +115,11 @@ func New(o Options) (*Front, error) {
 	}
 	if o.Mode == "" {
 		o.Mode = ModeCache
+	}
+	if o.StripURLsPrefix != "" {
+		if _, err := name.ParseRepository(o.StripURLsPrefix); err != nil {
+			return nil, fmt.Errorf("--strip-urls-prefix: %w", err)
+		}
 	}
 	o.MaxManifestBytes = orDefault(o.MaxManifestBytes, 4<<20)
 	o.ManifestBudget = orDefault(o.ManifestBudget, max(8*(o.MaxManifestBytes+1), 8<<20))
@@ -144,7 +154,7 @@ func New(o Options) (*Front, error) {
 		backend: o.Backend, index: o.Index, cache: o.Cache, policy: o.Policy, mode: o.Mode,
 		auth: o.Auth, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobSize,
 		putBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait),
-		getBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait), locks: newRepoLocks(), m: m, log: o.Logger,
+		getBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait), locks: newRepoLocks(), viewPrefix: o.StripURLsPrefix, m: m, log: o.Logger,
 	}
 	if o.AuthorizeUpstream {
 		h.authz = newUpstreamAuthz(o.Backend)
@@ -193,6 +203,10 @@ func (h *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.auth.Allow(sw, r, rt.access(r.Method)) {
+		return
+	}
+	if h.inView(&rt) {
+		h.serveView(sw, r, rt)
 		return
 	}
 	switch {

@@ -3,8 +3,6 @@ package front
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -124,8 +122,7 @@ func manifestDigest(hw *holdWriter, body []byte) v1.Hash {
 	if h, err := v1.NewHash(hw.Header().Get("Docker-Content-Digest")); err == nil {
 		return h
 	}
-	sum := sha256.Sum256(body)
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	return sha256Hash(body)
 }
 
 // getManifest passes the request to the backend and records the foreign

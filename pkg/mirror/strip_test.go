@@ -86,7 +86,7 @@ func FuzzStripManifest(f *testing.F) {
 			t.Fatalf("%q: stripping twice changed %q into %q (%v)", raw, out, again, err)
 		}
 		var doc struct {
-			Config *struct{ URLs []string } `json:"config"`
+			Config *struct{ URLs []string }  `json:"config"`
 			Layers []struct{ URLs []string } `json:"layers"`
 		}
 		if json.Unmarshal(out, &doc) == nil {

@@ -47,6 +47,8 @@ type Config struct {
 	Htpasswd         string
 	AuthPulls        bool
 	TLSCert, TLSKey  string
+	// StripURLsPrefix, if set, serves PREFIX/R as R without layer urls.
+	StripURLsPrefix string
 	// MetricsAddr, if set, serves /metrics and /healthz on a listener of
 	// their own, without auth, instead of on Addr.
 	MetricsAddr     string
@@ -178,7 +180,8 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 		FetchOptions: cfg.FetchOptions, MaxManifestBytes: cfg.MaxManifestBytes, MaxBlobSize: cfg.MaxBlobSize,
 		MaxFetches: cfg.MaxFetches, FetchWait: cfg.FetchWait, FetchTimeout: cfg.FetchTimeout,
 		FetchGrace: cfg.FetchGrace, FetchIdleTimeout: cfg.FetchIdleTimeout, FailureTTL: cfg.FailureTTL,
-		Auth: s.auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
+		StripURLsPrefix: cfg.StripURLsPrefix,
+		Auth:            s.auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

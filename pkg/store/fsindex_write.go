@@ -100,9 +100,15 @@ func (x *FSIndex) Forget(_ context.Context, repo name.Repository, manifest v1.Ha
 	mu := x.lock(repo)
 	mu.Lock()
 	defer mu.Unlock()
-	mrec, err := x.readManifest(repo, manifest)
-	if err != nil || mrec == nil {
+	if err := x.forgetViewLocked(repo, manifest); err != nil {
 		return err
+	}
+	mrec, err := x.readManifest(repo, manifest)
+	if err != nil {
+		return err
+	}
+	if mrec == nil {
+		return x.durable()
 	}
 	for _, digest := range mrec.Layers {
 		rec, err := x.readLayer(repo, digest)

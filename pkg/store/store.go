@@ -53,6 +53,16 @@ type Index interface {
 	// Lookup returns the descriptor of digest in repo, with its merged
 	// URLs, or ErrNotFound. The result shares no memory with the index.
 	Lookup(ctx context.Context, repo name.Repository, digest v1.Hash) (v1.Descriptor, error)
+
+	// RecordView notes that the strip-urls view of manifest original in
+	// repo is view (its digest and size; the same digest when the manifest
+	// has no urls). Forget drops it with the manifest.
+	RecordView(ctx context.Context, repo name.Repository, original v1.Hash, view v1.Descriptor) error
+	// ViewOf returns the view of original, or ErrNotFound.
+	ViewOf(ctx context.Context, repo name.Repository, original v1.Hash) (v1.Descriptor, error)
+	// OriginalOf returns the manifest whose view has digest view, or
+	// ErrNotFound (also for a manifest that is its own view).
+	OriginalOf(ctx context.Context, repo name.Repository, view v1.Hash) (v1.Hash, error)
 }
 
 // Blob is a cached blob, open for reading. A blob is never evicted while

@@ -34,6 +34,7 @@ func TestIndex(t *testing.T, newIndex NewIndex) {
 		{"Reopen", indexReopen},
 		{"BadInputs", indexBadInputs},
 		{"Concurrent", indexConcurrent},
+		{"Views", indexViews},
 	}, func(t *testing.T) indexUnderTest {
 		x, reopen := newIndex(t)
 		return indexUnderTest{x, reopen}
@@ -272,4 +273,51 @@ func indexBadInputs(t *testing.T, x indexUnderTest) {
 		}
 	}
 	absent(t, x, repoA, d.Digest) // every call above failed whole
+}
+
+// indexViews: a manifest's strip-urls view, both ways; a manifest that is
+// its own view is only looked up one way; Forget drops the view; views
+// survive reopening and stay in their repository.
+func indexViews(t *testing.T, x indexUnderTest) {
+	m, v, plain := manifest(1), manifest(2), manifest(3)
+	view := v1.Descriptor{Digest: v, Size: 123}
+	if _, err := x.ViewOf(ctx, repoA, m); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ViewOf before RecordView: %v", err)
+	}
+	for range 2 { // idempotent
+		if err := x.RecordView(ctx, repoA, m, view); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.RecordView(ctx, repoA, plain, v1.Descriptor{Digest: plain, Size: 9}); err != nil {
+		t.Fatal(err)
+	}
+	y := x.reopen(t)
+	if got, err := y.ViewOf(ctx, repoA, m); err != nil || got.Digest != v || got.Size != 123 {
+		t.Errorf("ViewOf = %+v, %v", got, err)
+	}
+	if got, err := y.OriginalOf(ctx, repoA, v); err != nil || got != m {
+		t.Errorf("OriginalOf = %v, %v", got, err)
+	}
+	if got, err := y.ViewOf(ctx, repoA, plain); err != nil || got.Digest != plain {
+		t.Errorf("ViewOf(own view) = %+v, %v", got, err)
+	}
+	if _, err := y.OriginalOf(ctx, repoA, plain); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("OriginalOf(own view) = %v, want ErrNotFound", err)
+	}
+	if _, err := y.OriginalOf(ctx, repoB, v); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a view leaked to another repository: %v", err)
+	}
+	if err := y.Forget(ctx, repoA, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := y.OriginalOf(ctx, repoA, v); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("OriginalOf after Forget: %v", err)
+	}
+	if _, err := y.ViewOf(ctx, repoA, m); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ViewOf after Forget: %v", err)
+	}
+	if err := y.RecordView(ctx, name.Repository{}, m, view); err == nil {
+		t.Errorf("RecordView accepted the zero Repository")
+	}
 }
