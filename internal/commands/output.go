@@ -19,6 +19,9 @@ func printJSON(w io.Writer, v any) error {
 // printSummary writes the human-readable table of an image.
 func printSummary(w io.Writer, s *image.Summary) error {
 	fmt.Fprintf(w, "Reference:   %s\nDigest:      %s\nMedia type:  %s\n", s.Reference, s.Digest, s.MediaType)
+	if s.StrippedDigest != "" {
+		fmt.Fprintf(w, "Without urls: %s  (fl copy --strip-urls; fl serve --strip-urls-prefix)\n", s.StrippedDigest)
+	}
 	for _, m := range s.Manifests {
 		foreign := 0
 		for _, l := range m.Layers {

@@ -8,10 +8,14 @@ import (
 // Summary is what fl prints about an image: by `fl build --json` and
 // `fl inspect`. Its JSON form is part of fl's interface.
 type Summary struct {
-	Reference string            `json:"reference,omitempty"`
-	Digest    string            `json:"digest"`
-	MediaType types.MediaType   `json:"mediaType"`
-	Manifests []ManifestSummary `json:"manifests"`
+	Reference string          `json:"reference,omitempty"`
+	Digest    string          `json:"digest"`
+	MediaType types.MediaType `json:"mediaType"`
+	// StrippedDigest is the digest the image has without layer urls (what
+	// `fl copy --strip-urls` pushes and fl serve's strip-urls view serves),
+	// when it differs.
+	StrippedDigest string            `json:"strippedDigest,omitempty"`
+	Manifests      []ManifestSummary `json:"manifests"`
 }
 
 // ManifestSummary is one platform's image.
@@ -20,7 +24,10 @@ type ManifestSummary struct {
 	Digest    string          `json:"digest"`
 	MediaType types.MediaType `json:"mediaType"`
 	Config    string          `json:"config"`
-	Layers    []LayerSummary  `json:"layers"`
+	// StrippedDigest is this manifest's digest without layer urls, when
+	// it differs.
+	StrippedDigest string         `json:"strippedDigest,omitempty"`
+	Layers         []LayerSummary `json:"layers"`
 	// Error says why this manifest could not be read, if it could not.
 	Error string `json:"error,omitempty"`
 }

@@ -38,6 +38,7 @@ func Load(ctx context.Context, ref imageref.Ref, opts ...remote.Option) (*image.
 		return nil, fmt.Errorf("reading image %s: %w", ref.Registry, err)
 	}
 	s.Manifests = append(s.Manifests, summarizeImage(desc.Descriptor, img))
+	s.StrippedDigest = s.Manifests[0].StrippedDigest
 	return s, nil
 }
 
@@ -79,6 +80,7 @@ func loadLayout(ref imageref.Ref) (*image.Summary, error) {
 		return nil, fmt.Errorf("reading image %s: %w", root.Digest, err)
 	}
 	s.Manifests = append(s.Manifests, summarizeImage(*root, img))
+	s.StrippedDigest = s.Manifests[0].StrippedDigest
 	return s, nil
 }
 
@@ -101,7 +103,7 @@ func summarizeIndex(s *image.Summary, idx v1.ImageIndex) error {
 		}
 		s.Manifests = append(s.Manifests, summarizeImage(d, img))
 	}
-	return nil
+	return strippedIndex(s, idx)
 }
 
 func summarizeImage(d v1.Descriptor, img v1.Image) image.ManifestSummary {
@@ -122,6 +124,7 @@ func summarizeImage(d v1.Descriptor, img v1.Image) image.ManifestSummary {
 	if err != nil {
 		ms.Error = "config: " + err.Error()
 	}
+	ms.StrippedDigest = strippedDigest(img, d.Digest)
 	return ms
 }
 
