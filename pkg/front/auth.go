@@ -77,9 +77,8 @@ type Auth struct {
 	realm string
 	key   []byte
 	log   *slog.Logger
-	salt  [32]byte      // for the keys of the credential cache
-	sem   chan struct{} // bounds concurrent bcrypt runs
-	admit *admission    // bounds the checks waiting, per user and client
+	salt  [32]byte // for the keys of the credential cache
+	gate  *gate    // bcrypt slots, handed out fairly across user names
 	state atomic.Pointer[htpasswd]
 
 	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
@@ -94,8 +93,7 @@ func LoadHtpasswd(path string, o AuthOptions) (*Auth, error) {
 	}
 	a := &Auth{
 		path: path, pulls: o.Pulls, realm: o.Realm, key: o.Key, log: o.Logger,
-		sem:     make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		admit:   newAdmission(),
+		gate:    newGate(bcryptSlots()),
 		compare: bcrypt.CompareHashAndPassword, now: time.Now,
 	}
 	if a.key == nil {
@@ -301,3 +299,7 @@ func tooManyChecks(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
 	ocierr.Write(w, ocierr.TooManyRequests, "too many credential checks at once for this user or client address; retry in a second", nil)
 }
+
+// bcryptSlots is how many bcrypt runs go at once: half the CPUs, so that
+// credential checks never take all of them.
+func bcryptSlots() int { return max(1, runtime.GOMAXPROCS(0)/2) }

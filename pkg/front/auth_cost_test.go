@@ -157,8 +157,8 @@ func TestAuthCredentialSharedCheck(t *testing.T) {
 func TestAuthCredentialFloodDoesNotStarve(t *testing.T) {
 	t.Parallel()
 	a, _ := newTestAuth(t, AuthOptions{}, "alice", "s3cret")
-	if want := max(1, runtime.GOMAXPROCS(0)/2); cap(a.sem) != want {
-		t.Errorf("%d bcrypt slots, want %d", cap(a.sem), want)
+	if want := max(1, runtime.GOMAXPROCS(0)/2); bcryptSlots() != want {
+		t.Errorf("%d bcrypt slots, want %d", bcryptSlots(), want)
 	}
 	if !checkCreds(t, a, "alice", "s3cret") { // remembered from now on
 		t.Fatal("alice refused")
@@ -179,7 +179,7 @@ func TestAuthCredentialFloodDoesNotStarve(t *testing.T) {
 			_, _ = a.check(context.Background(), "alice", fmt.Sprint("guess", i), fmt.Sprintf("10.0.%d.%d:1", i/200, i%200))
 		})
 	}
-	waitFor(t, func() bool { return inside.Load() == int64(cap(a.sem)) })
+	waitFor(t, func() bool { return inside.Load() == int64(bcryptSlots()) })
 
 	done := make(chan bool)
 	go func() { ok, _ := a.check(context.Background(), "alice", "s3cret", "127.0.0.1:1"); done <- ok }()
@@ -201,8 +201,8 @@ func TestAuthCredentialFloodDoesNotStarve(t *testing.T) {
 	}
 	close(gate)
 	wg.Wait()
-	if m := most.Load(); m > int64(cap(a.sem)) {
-		t.Errorf("%d bcrypt runs at once, more than %d", m, cap(a.sem))
+	if m := most.Load(); m > int64(bcryptSlots()) {
+		t.Errorf("%d bcrypt runs at once, more than %d", m, bcryptSlots())
 	}
 }
 
@@ -231,44 +231,80 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// A flood of guesses at one user holds maxChecksPerUser places in the
-// bcrypt queue; more are refused at once, and another user's check is
-// admitted. One address is held to maxChecksPerClient.
-func TestAdmissionBoundsFloods(t *testing.T) {
+// The gate hands slots out in turn across user names: with a flood of
+// checks queued for alice, bob's check gets the next slot; alice's own
+// checks wait their turn (never refused while there is room to wait);
+// one address may not queue past its bound.
+func TestGateIsFairAcrossUsers(t *testing.T) {
 	t.Parallel()
-	ad := newAdmission()
-	var leaves []func()
-	for i := range maxChecksPerUser {
-		leave, err := ad.enter("alice", fmt.Sprintf("10.0.0.%d:1", i))
-		if err != nil {
-			t.Fatalf("check %d of alice refused: %v", i, err)
-		}
-		leaves = append(leaves, leave)
-	}
-	if _, err := ad.enter("alice", "10.0.0.99:1"); !errors.Is(err, errTooManyChecks) {
-		t.Errorf("a check of alice past the limit: %v", err)
-	}
-	bob, err := ad.enter("bob", "10.0.0.1:1")
+	g := newGate(1)
+	ctx := context.Background()
+	hold, err := g.acquire(ctx, "alice", "10.0.0.1:1")
 	if err != nil {
-		t.Fatalf("bob refused during alice's flood: %v", err)
+		t.Fatal(err)
 	}
-	bob()
-	for _, leave := range leaves {
-		leave()
+	var order []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	enqueue := func(user, addr string) {
+		wg.Add(1)
+		queued := g.waitingFor(user)
+		go func() {
+			defer wg.Done()
+			release, err := g.acquire(ctx, user, addr)
+			if err != nil {
+				t.Errorf("%s refused: %v", user, err)
+				return
+			}
+			mu.Lock()
+			order = append(order, user)
+			mu.Unlock()
+			release()
+		}()
+		waitFor(t, func() bool { return g.waitingFor(user) == queued+1 })
 	}
-	if _, err := ad.enter("alice", "10.0.0.1:1"); err != nil {
-		t.Errorf("alice refused after the flood ended: %v", err)
+	for i := range 5 {
+		enqueue("alice", fmt.Sprintf("10.0.0.%d:1", i))
 	}
-	ad2 := newAdmission()
-	for i := range maxChecksPerClient {
-		if _, err := ad2.enter(fmt.Sprint("user", i), "192.0.2.1:1234"); err != nil {
-			t.Fatalf("check %d from one address refused: %v", i, err)
-		}
+	enqueue("bob", "10.0.0.9:1")
+	hold()
+	wg.Wait()
+	if len(order) != 6 || order[1] != "bob" {
+		t.Errorf("slots went to %v; want bob second, right after the first of alice's flood", order)
 	}
-	if _, err := ad2.enter("another", "192.0.2.1:999"); !errors.Is(err, errTooManyChecks) {
-		t.Errorf("a check from the same address past the limit: %v", err)
+	// One address cannot queue past its bound.
+	g2 := newGate(1)
+	hold2, _ := g2.acquire(ctx, "x", "192.0.2.1:1")
+	cctx, cancel := context.WithCancel(ctx)
+	for i := range maxWaitingPerClient {
+		go func() { _, _ = g2.acquire(cctx, fmt.Sprint("u", i), "192.0.2.1:1") }()
 	}
-	if _, err := ad2.enter("another", "192.0.2.2:1"); err != nil {
-		t.Errorf("another address refused: %v", err)
+	waitFor(t, func() bool { return g2.waitingTotal() == maxWaitingPerClient })
+	if _, err := g2.acquire(ctx, "another", "192.0.2.1:2"); !errors.Is(err, errTooManyChecks) {
+		t.Errorf("a check past the address's bound: %v", err)
 	}
+	cancel()
+	waitFor(t, func() bool { return g2.waitingTotal() == 0 })
+	hold2()
+	if release, err := g2.acquire(ctx, "another", "192.0.2.1:3"); err != nil {
+		t.Errorf("after the flood gave up: %v", err)
+	} else {
+		release()
+	}
+}
+
+// waitingFor and waitingTotal are for tests.
+func (g *gate) waitingFor(user string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if q := g.queues[user]; q != nil {
+		return q.Len()
+	}
+	return 0
+}
+
+func (g *gate) waitingTotal() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.waiting
 }

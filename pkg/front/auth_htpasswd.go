@@ -96,7 +96,7 @@ func readHtpasswd(path string) (*htpasswd, error) {
 // (successes a minute, failures a few seconds) under a hash of both, so a
 // client that sends Basic credentials with every request costs one bcrypt
 // a minute; concurrent checks of the same credentials share one run; and
-// bcrypt runs at most cap(a.sem) at a time, so a flood of bad credentials
+// bcrypt runs a few at a time, handed out fairly across user names, so a flood of bad credentials
 // delays new checks but never a remembered success.
 func (a *Auth) check(ctx context.Context, user, pass, remoteAddr string) (bool, error) {
 	s := a.state.Load()
@@ -124,17 +124,11 @@ func (a *Auth) check(ctx context.Context, user, pass, remoteAddr string) (bool, 
 				return false, ctx.Err()
 			}
 		}
-		leave, err := a.admit.enter(user, remoteAddr)
-		if err != nil {
-			s.mu.Unlock()
-			return false, err
-		}
 		c := &credCheck{done: make(chan struct{})}
 		s.inflight[key] = c
 		s.mu.Unlock()
 
-		c.ok, c.err = a.bcrypt(ctx, s, user, pass)
-		leave()
+		c.ok, c.err = a.bcrypt(ctx, s, user, pass, remoteAddr)
 		s.mu.Lock()
 		delete(s.inflight, key)
 		if c.err == nil {
@@ -151,19 +145,18 @@ func (a *Auth) check(ctx context.Context, user, pass, remoteAddr string) (bool, 
 }
 
 // bcrypt compares pass with user's hash, or with the dummy hash for an
-// unknown user, once a bcrypt slot is free.
-func (a *Auth) bcrypt(ctx context.Context, s *htpasswd, user, pass string) (bool, error) {
+// unknown user, once the gate hands it a slot.
+func (a *Auth) bcrypt(ctx context.Context, s *htpasswd, user, pass, remoteAddr string) (bool, error) {
 	hash, known := s.users[user]
 	if !known {
 		hash = s.dummy
 	}
-	select {
-	case a.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
+	release, err := a.gate.acquire(ctx, user, remoteAddr)
+	if err != nil {
+		return false, err
 	}
-	defer func() { <-a.sem }()
-	err := a.compare(hash, []byte(pass))
+	defer release()
+	err = a.compare(hash, []byte(pass))
 	return known && err == nil, nil
 }
 
