@@ -3,10 +3,12 @@ package commands
 import (
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/foreignlayers/fl/pkg/front"
 	"github.com/foreignlayers/fl/pkg/policy"
@@ -145,7 +147,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]stri
 		case err := <-done:
 			return err
 		case <-hup:
-			if err := o.reload(g, s, cli); err != nil {
+			if err := o.reload(cmd, g, s, cli); err != nil {
 				g.logger.Error("SIGHUP: reload failed; the previous settings stay", "err", err)
 				continue
 			}
@@ -154,9 +156,15 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]stri
 	}
 }
 
+// reloadable are the settings SIGHUP puts in force.
+var reloadable = map[string]bool{
+	"allow-url": true, "deny-url": true, "allow-http": true, "allow-private-networks": true, "allow-network": true,
+	"htpasswd": true, "config": true,
+}
+
 // reload reads the settings again as at start (the command line, then the
 // --config file) and puts the URL policy and the htpasswd users in force.
-func (o *serveOptions) reload(g *globals, s *server.Server, cli map[string][]string) error {
+func (o *serveOptions) reload(cmd *cobra.Command, g *globals, s *server.Server, cli map[string][]string) error {
 	fresh := newServe(g)
 	for name, values := range cli {
 		for _, v := range values {
@@ -171,6 +179,15 @@ func (o *serveOptions) reload(g *globals, s *server.Server, cli map[string][]str
 		}
 	}
 	o2 := fresh.Flags()
+	var restart []string
+	o2.VisitAll(func(f *pflag.Flag) {
+		if !reloadable[f.Name] && cmd.Flags().Lookup(f.Name).Value.String() != f.Value.String() {
+			restart = append(restart, "--"+f.Name)
+		}
+	})
+	if len(restart) > 0 {
+		g.logger.Warn("SIGHUP: these settings changed, but take effect only after a restart", "settings", strings.Join(restart, " "))
+	}
 	allow, _ := o2.GetStringArray("allow-url")
 	deny, _ := o2.GetStringArray("deny-url")
 	allowHTTP, _ := o2.GetBool("allow-http")

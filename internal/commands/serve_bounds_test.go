@@ -18,6 +18,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/foreignlayers/fl/internal/testutil"
 )
@@ -37,8 +38,24 @@ func TestServeBoundsTooLarge(t *testing.T) {
 			o := newOpsOrigin(t)
 			content := randomBytes(t, 2<<20)
 			l := opsLayer(content, o.route("/big.tar.gz", serveBytes(content)))
-			s := serve(t, append(append([]string{"--cache-max-size", "1MiB", "--max-blob-size", "4MiB"}, loopbackOK...), be.args(t)...)...)
-			opsPush(t, s.addr, "bounds/big", "1", []v1.Descriptor{l})
+			dataDir := t.TempDir()
+			args := append(append([]string{"--data-dir", dataDir, "--max-blob-size", "4MiB"}, loopbackOK...), be.args(t)...)
+			// Refused at PUT: it could never be served.
+			small := serve(t, append([]string{"--cache-max-size", "1MiB"}, args...)...)
+			if st := uploadBlob(t, small.addr, "bounds/big", testConfig); st != http.StatusCreated {
+				t.Fatalf("config upload: %d", st)
+			}
+			m := manifestJSON(t, configDesc(), desc{MediaType: string(l.MediaType), Size: l.Size, Digest: l.Digest.String(), URLs: l.URLs})
+			if status, body := putManifest(t, small.addr, "bounds/big", "1", string(types.DockerManifestSchema2), m); status != http.StatusBadRequest || !strings.Contains(body, "--cache-max-size") {
+				t.Errorf("PUT of a layer larger than the cache: %d %s; want 400 naming --cache-max-size", status, body)
+			}
+			small.stop()
+			// Pushed while the cache was larger; the server restarts with
+			// a smaller one: refused at GET, before a byte is read.
+			big := serve(t, append([]string{"--cache-max-size", "8MiB"}, args...)...)
+			opsPush(t, big.addr, "bounds/big", "1", []v1.Descriptor{l})
+			big.stop()
+			s := serve(t, append([]string{"--cache-max-size", "1MiB"}, args...)...)
 			for range 2 {
 				status, _, body, _ := opsGet(t, s.addr, "bounds/big", l)
 				if status != http.StatusInsufficientStorage || !strings.Contains(string(body), "SIZE_INVALID") || !strings.Contains(string(body), "--cache-max-size") {

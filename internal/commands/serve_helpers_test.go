@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -30,16 +31,27 @@ type serving struct {
 
 // serve runs `fl serve ARGS` until the test ends (or stop is called) and
 // returns once it answers /healthz. It gets a data dir of its own unless
-// ARGS name one.
+// ARGS name one. A port another test took between FreeAddr and the
+// listen is retried with another.
 func serve(t testing.TB, args ...string) *serving {
 	t.Helper()
-	s := &serving{addr: testutil.FreeAddr(t), stderr: &syncBuffer{}}
 	if !slices.Contains(args, "--data-dir") {
-		s.dataDir = t.TempDir()
-		args = append(args, "--data-dir", s.dataDir)
-	} else {
-		s.dataDir = args[slices.Index(args, "--data-dir")+1]
+		args = append(args, "--data-dir", t.TempDir())
 	}
+	for attempt := 1; ; attempt++ {
+		s, err := startServing(t, args)
+		if err == nil {
+			return s
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+func startServing(t testing.TB, args []string) (*serving, error) {
+	t.Helper()
+	s := &serving{addr: testutil.FreeAddr(t), stderr: &syncBuffer{}, dataDir: args[slices.Index(args, "--data-dir")+1]}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -56,7 +68,6 @@ func serve(t testing.TB, args ...string) *serving {
 			t.Errorf("fl serve exited %d:\n%s", code, s.stderr.String())
 		}
 	}
-	t.Cleanup(stop)
 	s.stop = stop
 	scheme, probe := "http", http.DefaultClient
 	if slices.Contains(args, "--tls-cert") {
@@ -68,20 +79,22 @@ func serve(t testing.TB, args ...string) *serving {
 		resp, err := probe.Get(scheme + "://" + s.addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			break
+			t.Cleanup(stop)
+			return s, nil
 		}
 		select {
 		case code := <-done:
 			stopped = true
-			t.Fatalf("fl serve exited %d before it answered:\n%s", code, s.stderr.String())
+			cancel()
+			return nil, fmt.Errorf("fl serve exited %d before it answered:\n%s", code, s.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("fl serve did not answer: %v\n%s", err, s.stderr.String())
+			stop()
+			return nil, fmt.Errorf("fl serve did not answer: %v\n%s", err, s.stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return s
 }
 
 // buildTo pushes an image with fl build and returns its first layer.

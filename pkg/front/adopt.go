@@ -29,11 +29,21 @@ func (h *Front) adopt(ctx context.Context, r *http.Request, repo name.Repository
 		if err != nil || desc.Size != d.Size || h.backendHas(ctx, r, repo, d.Digest) {
 			continue
 		}
-		if err := h.upload(ctx, r, repo, desc); err != nil {
+		// Concurrent pushes of the manifest share one upload; one that
+		// comes later finds the blob in the backend.
+		_, err, shared := h.adopting.Do(repo.String()+"@"+d.Digest.String(), func() (any, error) {
+			if h.backendHas(ctx, r, repo, d.Digest) {
+				return nil, nil
+			}
+			return nil, h.upload(ctx, r, repo, desc)
+		})
+		if err != nil {
 			h.log.Warn("could not store a cached foreign layer as an ordinary blob", "repository", repo, "digest", d.Digest, "err", err)
 			continue
 		}
-		h.log.Info("stored a cached foreign layer as an ordinary blob: a manifest declares it without urls", "repository", repo, "digest", d.Digest, "size", d.Size)
+		if !shared {
+			h.log.Info("stored a cached foreign layer as an ordinary blob: a manifest declares it without urls", "repository", repo, "digest", d.Digest, "size", d.Size)
+		}
 	}
 }
 

@@ -192,11 +192,12 @@ func (h *Front) fetchError(w http.ResponseWriter, desc v1.Descriptor, err error)
 		w.Header().Set("Retry-After", "5")
 		ocierr.Write(w, ocierr.TooManyRequests, "too many foreign layers are being fetched at once (the server's --max-fetches and --fetch-wait); retry shortly", nil)
 	case errors.Is(err, store.ErrTooLarge):
-		why := "more than this server's cache holds (--cache-max-size)"
+		why := fmt.Sprintf("more than this server's cache holds (--cache-max-size %d)", h.cache.Stats().Max)
 		if desc.Size <= h.cache.Stats().Max {
 			why = "more than the disk can hold while keeping --cache-min-free free"
 		}
-		ocierr.WriteStatus(w, http.StatusInsufficientStorage, ocierr.SizeInvalid, fmt.Sprintf("foreign layer %s is %d bytes, %s: %v", desc.Digest, desc.Size, why, err), nil)
+		h.log.Warn("foreign layer refused: it does not fit the cache", "digest", desc.Digest, "size", desc.Size, "err", err)
+		ocierr.WriteStatus(w, http.StatusInsufficientStorage, ocierr.SizeInvalid, fmt.Sprintf("foreign layer %s is %d bytes, %s", desc.Digest, desc.Size, why), nil)
 	case errors.Is(err, store.ErrNoSpace):
 		w.Header().Set("Retry-After", "30")
 		ocierr.Write(w, ocierr.Unavailable, fmt.Sprintf("no room in the cache for foreign layer %s (%d bytes) right now: every cached blob is in use, or the disk is short of free space (--cache-max-size, --cache-min-free): %v", desc.Digest, desc.Size, err), nil)

@@ -60,12 +60,14 @@ func (b *budget) hint(key string) int64 {
 	return b.unknown
 }
 
-// remember notes the size of a manifest, for the next GET of it.
+// remember notes the size of a manifest, for the next GET of it. A hint
+// only grows: one GET answered small (another Accept header, say) cannot
+// make the next GETs of a large manifest cheap.
 func (b *budget) remember(key string, n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.hints) >= maxHints {
 		clear(b.hints)
 	}
-	b.hints[key] = n
+	b.hints[key] = max(b.hints[key], n)
 }

@@ -125,14 +125,16 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 	ctx, stop := context.WithTimeout(ctx, f.timeout)
 	defer stop()
 	var errs []error
+	tried := 0        // URLs asked, not skipped
 	h := sha256.New() // the content is sha256: vet and recordable keep nothing else
 	var n int64       // bytes verified into the hash and written so far
 	for _, u := range fl.desc.URLs {
 		if f.recall.isBad(fl.key, u) {
-			errs = append(errs, fmt.Errorf("%w: %s served content that did not match within the last %v; skipped", ErrDigestMismatch, u, badFor))
+			errs = append(errs, fmt.Errorf("%w: %s served content that did not match this descriptor within the last %v; skipped until then (SIGHUP forgets it)", ErrDigestMismatch, u, badFor))
 			continue
 		}
-		start := time.Now()
+		start, from := time.Now(), n
+		tried++
 		var err error
 		n, err = f.fetchFrom(ctx, fl, u, h, n)
 		if err == nil {
@@ -150,7 +152,11 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 		}
 		errs = append(errs, err)
 		if errors.Is(err, ErrDigestMismatch) {
-			f.recall.markBad(fl.key, u)
+			if from == 0 {
+				// Only a URL that served the whole is to blame: after a
+				// failover, the bytes before came from another URL.
+				f.recall.markBad(fl.key, u)
+			}
 			f.m.fetches.WithLabelValues("mismatch").Inc()
 			f.log.Error("foreign layer content does not match its digest; nothing kept, later requests try the next URL", "digest", fl.desc.Digest, "url", u, "err", err)
 			if n > 0 {
@@ -168,7 +174,7 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 			return
 		}
 		f.m.fetches.WithLabelValues("error").Inc()
-		f.log.Warn("fetching foreign layer failed; trying the next URL", "digest", fl.desc.Digest, "url", u, "from_byte", n, "err", err)
+		f.log.Warn("fetching foreign layer failed", "digest", fl.desc.Digest, "url", u, "from_byte", n, "err", err)
 		// The next URL takes over from byte n, with a Range request: the
 		// digest covers the whole, so a mirror with other content fails.
 	}
@@ -177,7 +183,13 @@ func (f *fetcher) run(ctx context.Context, fl *flight) {
 	}
 	err := errors.Join(errs...)
 	fl.discard()
-	f.recall.remember(fl.key, err)
+	if tried > 0 {
+		// Remembered, so retries do not each reach the URLs. A flight
+		// that only skipped URLs known to serve wrong content asked
+		// nothing: it needs no remembering.
+		f.recall.remember(fl.key, err)
+	}
+	f.log.Warn("no URL of the foreign layer could be fetched", "digest", fl.desc.Digest, "urls", len(fl.desc.URLs), "err", err)
 	fl.end(failed, err)
 }
 

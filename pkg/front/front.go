@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/foreignlayers/fl/pkg/fetch"
 	"github.com/foreignlayers/fl/pkg/name"
@@ -100,6 +101,7 @@ type Front struct {
 	putBudget   *budget
 	getBudget   *budget
 	locks       *repoLocks
+	adopting    singleflight.Group
 	viewPrefix  string
 	fetcher     *fetcher
 	m           *metrics
@@ -200,6 +202,10 @@ func (h *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.auth.ServeToken(sw, r)
+		return
+	}
+	if rt.kind == "other" && !strings.HasPrefix(r.URL.Path, "/v2/") {
+		h.backend.ServeHTTP(sw, r) // not the registry API: nothing of ours
 		return
 	}
 	if !h.auth.Allow(sw, r, rt.access(r.Method)) {

@@ -55,10 +55,8 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	if err == nil {
 		foreign, err = vet(d, h.policy.Load(), h.maxBlob)
 	}
-	if err == nil && len(foreign) > 0 {
-		// The size check, the store and the record, as one step.
-		defer h.locks.lock(rt.repo)()
-		err = h.consistent(r.Context(), rt.repo, foreign)
+	if err == nil && h.mode == ModeCache {
+		err = h.fitsCache(foreign)
 	}
 	if err != nil {
 		h.refuseManifest(w, rt, err)
@@ -66,6 +64,14 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	if h.mode == ModeCache {
 		h.adopt(r.Context(), r, rt.repo, d.ordinary)
+	}
+	if len(foreign) > 0 {
+		// The size check, the store and the record, as one step.
+		defer h.locks.lock(rt.repo)()
+		if err := h.consistent(r.Context(), rt.repo, foreign); err != nil {
+			h.refuseManifest(w, rt, err)
+			return
+		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
@@ -84,6 +90,18 @@ func (h *Front) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		}
 	}
 	hw.release()
+}
+
+// fitsCache refuses, in cache mode, a foreign layer the cache could never
+// hold: it could be pushed, but never pulled.
+func (h *Front) fitsCache(foreign []v1.Descriptor) error {
+	max := h.cache.Stats().Max
+	for _, d := range foreign {
+		if d.Size > max {
+			return &vetError{fmt.Sprintf("layer %s declares %d bytes, more than this server's cache holds (--cache-max-size %d): it could never be served", d.Digest, d.Size, max)}
+		}
+	}
+	return nil
 }
 
 // refuseManifest answers for a manifest the front will not pass on.

@@ -92,11 +92,13 @@ func (m *recall) failure(k flightKey) error {
 	return &rememberedError{err: f.err, ago: time.Since(f.at), retry: time.Until(f.until)}
 }
 
-// forget drops every failure (SIGHUP: the policy may have changed).
+// forget drops every failure and every URL marked bad (SIGHUP: the
+// policy, or the URLs' content, may have changed).
 func (m *recall) forget() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	clear(m.failed)
+	clear(m.bad)
 }
 
 // sweep deletes expired entries, or everything if none has expired: the

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"code.dny.dev/ssrf"
+	"golang.org/x/net/idna"
 
 	"github.com/foreignlayers/fl/pkg/fetch"
 )
@@ -126,6 +127,16 @@ func canonicalize(u *url.URL) (*url.URL, error) {
 	c := *u
 	c.Scheme = strings.ToLower(c.Scheme)
 	host, port := c.Hostname(), c.Port()
+	if !ascii(host) {
+		// What Go's HTTP client (fl's fetcher, docker, containerd, crane)
+		// dials: full-width letters, other dots and the like mapped to
+		// their ASCII forms, as IDNA's lookup profile maps them.
+		a, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: host %q is not a valid international domain name: %v", ErrRefused, u.Redacted(), host, err)
+		}
+		host = a
+	}
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if port != "" {
 		n, err := strconv.ParseUint(port, 10, 16)
@@ -229,8 +240,11 @@ func (p *Policy) check(u *url.URL) error {
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(u.Hostname(), "["), "]")
 	if lh := strings.ToLower(strings.TrimSuffix(host, ".")); lh == "localhost" || strings.HasSuffix(lh, ".localhost") {
-		// RFC 6761: these names are loopback, whatever DNS says.
-		return fmt.Errorf("%w: %s: %s is a loopback name (start fl serve with --allow-private-networks)", ErrRefused, raw, host)
+		// RFC 6761: these names are loopback, whatever DNS says; they are
+		// allowed where loopback is (--allow-network 127.0.0.1/32).
+		if !p.allowsLoopback() {
+			return fmt.Errorf("%w: %s: %s is a loopback name (start fl serve with --allow-network 127.0.0.1/32, or --allow-private-networks)", ErrRefused, raw, host)
+		}
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if err := p.guardian().SafeAddr(ip.Unmap()); err != nil {
@@ -256,4 +270,52 @@ func (p *Policy) FetchOptions() []fetch.Option {
 		opts = append(opts, fetch.WithDialControl(p.dial))
 	}
 	return opts
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// allowsLoopback reports whether an allowed network holds 127.0.0.1.
+func (p *Policy) allowsLoopback() bool {
+	for _, pfx := range p.AllowNetworks {
+		if pfx.Contains(netip.MustParseAddr("127.0.0.1")) {
+			return true
+		}
+	}
+	return false
+}
+
+// String describes the policy in a line, for logs.
+func (p *Policy) String() string {
+	var parts []string
+	if p.AllowHTTP {
+		parts = append(parts, "http and https")
+	} else {
+		parts = append(parts, "https only")
+	}
+	switch {
+	case p.AllowPrivate:
+		parts = append(parts, "any address")
+	case len(p.AllowNetworks) > 0:
+		nets := make([]string, len(p.AllowNetworks))
+		for i, n := range p.AllowNetworks {
+			nets[i] = n.String()
+		}
+		parts = append(parts, "public addresses and "+strings.Join(nets, ", "))
+	default:
+		parts = append(parts, "public addresses only")
+	}
+	if len(p.Allow) > 0 {
+		parts = append(parts, fmt.Sprintf("%d --allow-url", len(p.Allow)))
+	}
+	if len(p.Deny) > 0 {
+		parts = append(parts, fmt.Sprintf("%d --deny-url", len(p.Deny)))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -24,6 +24,10 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loopback, err := New(nil, nil, true, false, []string{"127.0.0.1/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		p    *Policy
 		url  string
@@ -51,6 +55,10 @@ func TestCheck(t *testing.T) {
 		{lax, "http://10.1.2.3/x", ""},
 		{lax, "http://10.2.0.1/x", "not a public address"},
 		{lax, "http://[fd00::1]/x", ""},
+		{lax, "http://localhost/x", "--allow-network 127.0.0.1/32"},
+		{loopback, "http://localhost:8080/x", ""},
+		{loopback, "http://127.0.0.1:8080/x", ""},
+		{loopback, "http://10.0.0.1/x", "not a public address"},
 		{open, "http://127.0.0.1:8080/x", ""},
 		{open, "ftp://127.0.0.1/x", `scheme "ftp"`},
 	} {
@@ -135,6 +143,17 @@ func TestCanonicalRefusesAmbiguousHostsAndPorts(t *testing.T) {
 	for _, raw := range []string{"http://example.com:99999/x", "http://example.com:+80/x", "http://example.com:0x50/x"} {
 		if err := open.Check(raw); err == nil {
 			t.Errorf("%s allowed", raw)
+		}
+	}
+	// Hosts Go's client maps to ASCII are matched as it dials them.
+	for _, raw := range []string{"http://ｌｏｃａｌｈｏｓｔ:15002/x", "http://ⓛocalhost:15002/x", "http://LOCALHOST:15002/x"} {
+		if err := open.Check(raw); err == nil || !strings.Contains(err.Error(), "--deny-url") {
+			t.Errorf("%s: %v, want --deny-url", raw, err)
+		}
+	}
+	for _, raw := range []string{"http://１２７.０.０.１/x", "http://127。0。0。1/x", "http://ｌｏｃａｌｈｏｓｔ/x"} {
+		if err := strict.Check(raw); err == nil {
+			t.Errorf("%s allowed by the address rules", raw)
 		}
 	}
 	// IPv4 in other notations: refused whatever the address rules.

@@ -91,6 +91,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
 	}
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr == cfg.Addr {
+		return nil, errors.New("--metrics-addr must be another address than --addr: it serves /metrics and /healthz without auth")
+	}
 	if cfg.Upstream != "" && cfg.Htpasswd != "" {
 		return nil, errors.New("--htpasswd is for the embedded registry; with --upstream, the upstream registry does its own auth")
 	}
@@ -221,7 +224,7 @@ func (s *Server) Reload(p *policy.Policy) error {
 	s.policy.Store(p)
 	s.front.PolicyChanged()
 	if err := s.auth.Reload(); err != nil {
-		return fmt.Errorf("--htpasswd %s: %w (the previous users stay)", s.cfg.Htpasswd, err)
+		return fmt.Errorf("%w (the previous users stay)", err)
 	}
 	return nil
 }
@@ -237,7 +240,20 @@ func (s *Server) serve(ctx context.Context) {
 			}
 		}()
 	}
-	s.log.Info("fl serve listening", "addr", s.Addr(), "tls", s.tls, "foreign", s.cfg.Mode, "upstream", s.cfg.Upstream, "data_dir", s.cfg.DataDir, "metrics_addr", s.cfg.MetricsAddr)
+	auth := "none: anyone who can reach this address can push and delete (set --htpasswd)"
+	switch {
+	case s.cfg.Upstream != "":
+		auth = "the upstream's"
+	case s.cfg.Htpasswd != "" && s.cfg.AuthPulls:
+		auth = "htpasswd, pushes and pulls"
+	case s.cfg.Htpasswd != "":
+		auth = "htpasswd, pushes; anonymous pulls"
+	}
+	s.log.Info("fl serve listening", "addr", s.Addr(), "tls", s.tls, "foreign", s.cfg.Mode, "upstream", s.cfg.Upstream, "data_dir", s.cfg.DataDir,
+		"auth", auth, "cache_max_size", s.cfg.CacheMaxSize, "url_policy", s.cfg.Policy.String(), "metrics_addr", s.cfg.MetricsAddr, "strip_urls_prefix", s.cfg.StripURLsPrefix)
+	if s.cfg.Upstream == "" && s.cfg.Htpasswd == "" {
+		s.log.Warn("no --htpasswd: anyone who can reach " + s.Addr() + " can push and delete")
+	}
 	var err error
 	select {
 	case err = <-errc:
