@@ -25,7 +25,7 @@ func main() {
 	baseline := flag.String("serve-file", "", "internal: serve this file with http.ServeContent")
 	distribution := flag.String("serve-distribution", "", "internal: run distribution v3, as fl embeds it, on this data dir")
 	stock := flag.String("serve-distribution-stock", "", "internal: run distribution v3's own server, default config, on this data dir")
-	only := flag.String("only", "", "run only this part: warm, cold or redirect")
+	only := flag.String("only", "", "run only this part: warm, cold, view or redirect")
 	addr := flag.String("addr", "", "internal: address for -serve-file / -serve-distribution")
 
 	flBin := flag.String("fl", "", "path of the fl binary")

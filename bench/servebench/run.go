@@ -97,6 +97,11 @@ func run(c config) error {
 			return err
 		}
 	}
+	if c.only == "" || c.only == "view" {
+		if err := viewManifests(c, up, work, warm[0]); err != nil {
+			return err
+		}
+	}
 	if c.only == "" || c.only == "redirect" {
 		return redirectMode(c, up, work, warm[0])
 	}
@@ -296,4 +301,55 @@ func startWithConfig(bin, path, yaml string) (*proc, string, error) {
 	}
 	p.stop()
 	return nil, "", fmt.Errorf("%s did not start", bin)
+}
+
+// viewManifests: manifest GETs through the strip-urls view against plain
+// manifest GETs of the same image, by tag and by digest.
+func viewManifests(c config, up *upstream, work string, l *layer) error {
+	fl, addr, err := start("fl-serve-view", "/healthz", c.fl, "serve", "-q", "--addr", "ADDR", "--data-dir", filepath.Join(work, "fl-view"), "--strip-urls-prefix", "flat", "--allow-http", "--allow-private-networks")
+	if err != nil {
+		return err
+	}
+	defer fl.stop()
+	if err := flBuild(c.fl, addr+"/bench/v:1", up.url(l.path)); err != nil {
+		return err
+	}
+	accept := "Accept: application/vnd.docker.distribution.manifest.v2+json"
+	digestOf := func(path string) (string, error) {
+		req, _ := http.NewRequest(http.MethodHead, "http://"+addr+path, nil)
+		req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Docker-Content-Digest"), nil
+	}
+	plainDigest, err := digestOf("/v2/bench/v/manifests/1")
+	if err != nil {
+		return err
+	}
+	viewDigest, err := digestOf("/v2/flat/bench/v/manifests/1")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("## Manifest GETs through the strip-urls view, wrk -t2 -c32 -d%s\n\n", c.duration)
+	fmt.Println("| GET | plain (bench/v) | view (flat/bench/v) | view cost (plain / view) |")
+	fmt.Println("|---|---|---|---|")
+	for _, row := range []struct{ name, plain, view string }{
+		{"by tag", "/v2/bench/v/manifests/1", "/v2/flat/bench/v/manifests/1"},
+		{"by digest", "/v2/bench/v/manifests/" + plainDigest, "/v2/flat/bench/v/manifests/" + viewDigest},
+	} {
+		p, err := wrk(c.duration, "http://"+addr+row.plain, accept)
+		if err != nil {
+			return err
+		}
+		v, err := wrk(c.duration, "http://"+addr+row.view, accept)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %s | %.0f req/s | %.0f req/s | %.2f× |\n", row.name, p.rps, v.rps, p.rps/v.rps)
+	}
+	fmt.Println()
+	return nil
 }

@@ -19,8 +19,12 @@ var (
 )
 
 // wrk runs wrk -t2 -c32 --latency on url.
-func wrk(duration, url string) (wrkResult, error) {
-	out, err := exec.Command("wrk", "-t2", "-c32", "-d"+duration, "--latency", url).CombinedOutput()
+func wrk(duration, url string, headers ...string) (wrkResult, error) {
+	args := []string{"-t2", "-c32", "-d" + duration, "--latency"}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %v\n%s", url, err, out)
 	}

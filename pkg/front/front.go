@@ -103,6 +103,8 @@ type Front struct {
 	locks       *repoLocks
 	adopting    singleflight.Group
 	viewPrefix  string
+	views       *memo[[]byte]   // repository@original digest -> its view's bytes
+	recorded    *memo[struct{}] // repository@manifest digest recorded from a GET
 	fetcher     *fetcher
 	m           *metrics
 	log         *slog.Logger
@@ -156,7 +158,8 @@ func New(o Options) (*Front, error) {
 		backend: o.Backend, index: o.Index, cache: o.Cache, policy: o.Policy, mode: o.Mode,
 		auth: o.Auth, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobSize,
 		putBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait),
-		getBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait), locks: newRepoLocks(), viewPrefix: o.StripURLsPrefix, m: m, log: o.Logger,
+		getBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait), locks: newRepoLocks(), viewPrefix: o.StripURLsPrefix, m: m,
+		views: newMemo[[]byte](1024), recorded: newMemo[struct{}](16384), log: o.Logger,
 	}
 	if o.AuthorizeUpstream {
 		h.authz = newUpstreamAuthz(o.Backend)

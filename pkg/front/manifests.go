@@ -165,17 +165,7 @@ func (h *Front) getManifest(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	h.getBudget.remember(key, int64(len(body)))
-	d, err := parseDeclared(body)
-	if err != nil || len(d.blobs) == 0 {
-		return
-	}
-	foreign := h.recordable(rt, d.blobs)
-	if len(foreign) == 0 {
-		return
-	}
-	if err := h.index.Record(r.Context(), rt.repo, manifestDigest(hw, body), foreign); err != nil {
-		h.log.Warn("recording foreign layers of a manifest served by the backend", "repository", rt.repo, "reference", rt.ref, "err", err)
-	}
+	h.recordServed(r.Context(), rt, manifestDigest(hw, body), body)
 }
 
 // recordable keeps the descriptors of a served manifest the front can
@@ -203,6 +193,9 @@ func (h *Front) recordable(rt route, blobs []v1.Descriptor) []v1.Descriptor {
 // MANIFEST_UNKNOWN): a DELETE repeated after a crash cleans up.
 func (h *Front) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) {
 	d, isDigest := rt.digest()
+	if isDigest {
+		h.recorded.forget(rt.repo.String() + "@" + d.String())
+	}
 	if isDigest && h.authz == nil {
 		if err := h.index.Forget(r.Context(), rt.repo, d); err != nil {
 			h.log.Error("forgetting the foreign layers of a manifest being deleted", "repository", rt.repo, "digest", d, "err", err)

@@ -99,8 +99,9 @@ func (h *Front) viewManifest(w *statusWriter, r *http.Request, rt route) {
 		return
 	}
 	body := rec.Body.Bytes()
-	h.recordServed(ctx, rt, body)
-	view, err := h.strip(ctx, r, rt.repo, rec.Header().Get("Content-Type"), body)
+	orig := sha256Hash(body)
+	h.recordServed(ctx, rt, orig, body)
+	view, err := h.viewOf(ctx, r, rt.repo, orig, rec.Header().Get("Content-Type"), body)
 	if err != nil {
 		h.log.Warn("strip-urls view: rewriting a manifest failed", "repository", rt.repo, "reference", ref, "err", err)
 		ocierr.Write(w, ocierr.ManifestInvalid, "the strip-urls view cannot rewrite "+rt.repo.String()+"'s manifest: "+err.Error(), nil)
@@ -111,10 +112,6 @@ func (h *Front) viewManifest(w *statusWriter, r *http.Request, rt route) {
 		ocierr.Write(w, ocierr.ManifestUnknown, "no manifest of "+rt.repo.String()+" has the view digest "+want.String(), nil)
 		return
 	}
-	orig := sha256Hash(body)
-	if err := h.index.RecordView(ctx, rt.repo, orig, v1.Descriptor{Digest: digest, Size: int64(len(view))}); err != nil {
-		h.log.Warn("strip-urls view: recording a view digest failed", "repository", rt.repo, "manifest", orig, "err", err)
-	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", rec.Header().Get("Content-Type"))
 	hdr.Set("Docker-Content-Digest", digest.String())
@@ -124,6 +121,26 @@ func (h *Front) viewManifest(w *statusWriter, r *http.Request, rt route) {
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(view)
 	}
+}
+
+// viewOf is the view of the original manifest body (digest orig): from
+// memory, or rewritten, and then its digest recorded in the index.
+func (h *Front) viewOf(ctx context.Context, r *http.Request, repo name.Repository, orig v1.Hash, contentType string, body []byte) ([]byte, error) {
+	key := repo.String() + "@" + orig.String()
+	if view, ok := h.views.get(key); ok {
+		return view, nil
+	}
+	view, err := h.strip(ctx, r, repo, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.index.RecordView(ctx, repo, orig, v1.Descriptor{Digest: sha256Hash(view), Size: int64(len(view))}); err != nil {
+		return nil, err
+	}
+	if len(view) <= 64<<10 {
+		h.views.put(key, view)
+	}
+	return view, nil
 }
 
 // original GETs a manifest of repo from the backend, as the client.
@@ -178,7 +195,7 @@ func (h *Front) childView(ctx context.Context, r *http.Request, repo name.Reposi
 		return v1.Descriptor{}, errors.New("the backend answered " + strconv.Itoa(rec.Code) + " for " + d.String())
 	}
 	body := rec.Body.Bytes()
-	h.recordServed(ctx, route{kind: "manifest", repo: repo, ref: d.String()}, body)
+	h.recordServed(ctx, route{kind: "manifest", repo: repo, ref: d.String()}, sha256Hash(body), body)
 	view, err := mirror.StripManifest(body)
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -199,19 +216,26 @@ func isIndex(contentType, mediaType string, hasManifests bool) bool {
 	return hasManifests
 }
 
-// recordServed records the foreign layers of an original manifest the
-// backend served, as a GET of it would: the view's clients ask for those
-// layers under the original repository.
-func (h *Front) recordServed(ctx context.Context, rt route, body []byte) {
-	d, err := parseDeclared(body)
-	if err != nil || len(d.blobs) == 0 {
+// recordServed records the foreign layers of a manifest the backend
+// served (digest d), once a while: clients ask for those layers next, and
+// manifests pushed straight to an upstream (or stored before a crash)
+// become known this way.
+func (h *Front) recordServed(ctx context.Context, rt route, d v1.Hash, body []byte) {
+	key := rt.repo.String() + "@" + d.String()
+	if _, done := h.recorded.get(key); done {
 		return
 	}
-	if foreign := h.recordable(rt, d.blobs); len(foreign) > 0 {
-		if err := h.index.Record(ctx, rt.repo, sha256Hash(body), foreign); err != nil {
-			h.log.Warn("recording foreign layers of a manifest served by the backend", "repository", rt.repo, "err", err)
+	decl, err := parseDeclared(body)
+	if err != nil {
+		return
+	}
+	if foreign := h.recordable(rt, decl.blobs); len(foreign) > 0 {
+		if err := h.index.Record(ctx, rt.repo, d, foreign); err != nil {
+			h.log.Warn("recording foreign layers of a manifest served by the backend", "repository", rt.repo, "reference", rt.ref, "err", err)
+			return
 		}
 	}
+	h.recorded.put(key, struct{}{})
 }
 
 // viewTags answers tags/list under the view with the original's tags,

@@ -30,6 +30,7 @@ type FSIndex struct {
 	seed  maphash.Seed
 	locks [indexStripes]sync.RWMutex // by repository
 	seen  *lru[indexKey, indexResult]
+	views *lru[viewKey, viewResult]
 }
 
 var _ Index = (*FSIndex)(nil)
@@ -56,7 +57,7 @@ type indexResult struct {
 // OpenFSIndex opens the index under dir, creating dir if need be.
 // Temporary files a crash left behind are removed; nothing else is read.
 func OpenFSIndex(dir string) (*FSIndex, error) {
-	x := &FSIndex{dir: dir, seed: maphash.MakeSeed(), seen: newLRU[indexKey, indexResult](IndexCacheEntries)}
+	x := &FSIndex{dir: dir, seed: maphash.MakeSeed(), seen: newLRU[indexKey, indexResult](IndexCacheEntries), views: newLRU[viewKey, viewResult](IndexCacheEntries / 4)}
 	if err := os.MkdirAll(filepath.Join(dir, "_v1"), 0o755); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}

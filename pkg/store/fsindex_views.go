@@ -18,6 +18,19 @@ import (
 //
 // A manifest that is its own view (no urls) has only the second.
 
+// viewKey names a remembered view lookup: which way, repo, digest.
+type viewKey struct {
+	stripped bool // ViewOf (true) or OriginalOf
+	repo     string
+	digest   v1.Hash
+}
+
+// viewResult is a remembered view lookup; found false for none.
+type viewResult struct {
+	desc  v1.Descriptor
+	found bool
+}
+
 type viewRecord struct {
 	Original v1.Hash `json:"original"`
 }
@@ -51,6 +64,8 @@ func (x *FSIndex) RecordView(_ context.Context, repo name.Repository, original v
 	} else if ok && have.View.Digest == view.Digest && have.View.Size == view.Size {
 		return nil
 	}
+	x.views.Delete(viewKey{false, repo.String(), view.Digest})
+	x.views.Delete(viewKey{true, repo.String(), original})
 	if view.Digest != original {
 		if err := x.writeJSON(x.viewPath(repo, view.Digest), viewRecord{Original: original}); err != nil {
 			return err
@@ -67,18 +82,24 @@ func (x *FSIndex) ViewOf(_ context.Context, repo name.Repository, original v1.Ha
 	if err := x.checkArgs(repo, original); err != nil {
 		return v1.Descriptor{}, errors.Join(ErrNotFound, err)
 	}
-	mu := x.lock(repo)
-	mu.RLock()
-	defer mu.RUnlock()
-	var rec strippedRecord
-	ok, err := readJSON(x.strippedPath(repo, original), &rec)
-	if err != nil {
-		return v1.Descriptor{}, err
+	k := viewKey{true, repo.String(), original}
+	r, hit := x.views.Get(k)
+	if !hit {
+		mu := x.lock(repo)
+		mu.RLock()
+		var rec strippedRecord
+		ok, err := readJSON(x.strippedPath(repo, original), &rec)
+		mu.RUnlock()
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		r = viewResult{desc: rec.View, found: ok && checkDigest(rec.View.Digest) == nil}
+		x.views.Put(k, r)
 	}
-	if !ok || checkDigest(rec.View.Digest) != nil {
+	if !r.found {
 		return v1.Descriptor{}, fmt.Errorf("index: view of %s in %s: %w", original, repo, ErrNotFound)
 	}
-	return rec.View, nil
+	return r.desc, nil
 }
 
 // OriginalOf implements Index.
@@ -86,18 +107,24 @@ func (x *FSIndex) OriginalOf(_ context.Context, repo name.Repository, view v1.Ha
 	if err := x.checkArgs(repo, view); err != nil {
 		return v1.Hash{}, errors.Join(ErrNotFound, err)
 	}
-	mu := x.lock(repo)
-	mu.RLock()
-	defer mu.RUnlock()
-	var rec viewRecord
-	ok, err := readJSON(x.viewPath(repo, view), &rec)
-	if err != nil {
-		return v1.Hash{}, err
+	k := viewKey{false, repo.String(), view}
+	r, hit := x.views.Get(k)
+	if !hit {
+		mu := x.lock(repo)
+		mu.RLock()
+		var rec viewRecord
+		ok, err := readJSON(x.viewPath(repo, view), &rec)
+		mu.RUnlock()
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		r = viewResult{desc: v1.Descriptor{Digest: rec.Original}, found: ok && checkDigest(rec.Original) == nil}
+		x.views.Put(k, r)
 	}
-	if !ok || checkDigest(rec.Original) != nil {
+	if !r.found {
 		return v1.Hash{}, fmt.Errorf("index: manifest with view %s in %s: %w", view, repo, ErrNotFound)
 	}
-	return rec.Original, nil
+	return r.desc.Digest, nil
 }
 
 // forgetViewLocked drops the view records of manifest.
@@ -107,7 +134,9 @@ func (x *FSIndex) forgetViewLocked(repo name.Repository, manifest v1.Hash) error
 	if err != nil || !ok {
 		return err
 	}
+	x.views.Delete(viewKey{true, repo.String(), manifest})
 	if checkDigest(rec.View.Digest) == nil && rec.View.Digest != manifest {
+		x.views.Delete(viewKey{false, repo.String(), rec.View.Digest})
 		if err := removeRecord(x.viewPath(repo, rec.View.Digest)); err != nil {
 			return err
 		}
