@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/foreignlayers/fl/pkg/backend"
+	"github.com/foreignlayers/fl/pkg/datadir"
 	"github.com/foreignlayers/fl/pkg/fetch"
 	"github.com/foreignlayers/fl/pkg/front"
 	"github.com/foreignlayers/fl/pkg/policy"
@@ -65,7 +66,7 @@ type Server struct {
 	msrv   *http.Server // the metrics listener's, if any
 	mln    net.Listener
 	tls    bool
-	lock   *dirLock
+	lock   *datadir.Lock
 	policy *policy.Live
 	auth   *front.Auth
 	front  *front.Front
@@ -96,7 +97,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	defer func() {
 		if err != nil {
 			s.closeListeners()
-			s.lock.release()
+			s.lock.Release()
 		}
 	}()
 	h, err := s.handler(ctx)
@@ -141,8 +142,10 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
-	if s.lock, err = lockDataDir(dataDir); err != nil {
-		return nil, err
+	if s.lock, err = datadir.Acquire(dataDir); errors.Is(err, datadir.ErrInUse) {
+		return nil, fmt.Errorf("--data-dir %w by another fl serve or fl gc; stop it, or give this one a --data-dir of its own", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
 	var be http.Handler
 	if cfg.Upstream != "" {
@@ -249,7 +252,7 @@ func (s *Server) serve(ctx context.Context) {
 		_ = s.msrv.Close()
 	}
 	s.closeListeners()
-	s.lock.release()
+	s.lock.Release()
 	s.done <- err
 }
 
