@@ -74,7 +74,7 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "log only warnings and errors")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
-	root.AddCommand(newBuild(g), newInspect(g), newServe(g), newVerify(g), newCopy(g), newSave(g), newVersion(g), newGC(g))
+	root.AddCommand(newBuild(g), newInspect(g), newServe(g), newVerify(g), newCopy(g), newSave(g), newVersion(g), newGC(g), newCache(g))
 	return root
 }
 

@@ -14,12 +14,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/foreignlayers/fl/pkg/admin"
 	"github.com/foreignlayers/fl/pkg/backend"
 	"github.com/foreignlayers/fl/pkg/datadir"
 	"github.com/foreignlayers/fl/pkg/fetch"
@@ -71,6 +73,7 @@ type Server struct {
 	auth   *front.Auth
 	front  *front.Front
 	ops    http.Handler // /metrics and /healthz
+	admin  http.Handler // the cache admin endpoint (admin.go)
 	log    *slog.Logger
 	done   chan error
 }
@@ -187,7 +190,12 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	s.ops = opsHandler(reg)
+	s.admin = &admin.Handler{Cache: cache, Index: idx, Logger: cfg.Logger}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, admin.Prefix) {
+			s.serveAdmin(w, r, false)
+			return
+		}
 		switch r.URL.Path {
 		case "/metrics", "/healthz":
 			if cfg.MetricsAddr == "" {
@@ -230,7 +238,7 @@ func (s *Server) serve(ctx context.Context) {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	if s.mln != nil {
-		s.msrv = &http.Server{Handler: s.ops, ReadHeaderTimeout: 10 * time.Second}
+		s.msrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := s.msrv.Serve(s.mln); !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("the metrics listener stopped", "addr", s.cfg.MetricsAddr, "err", err)
