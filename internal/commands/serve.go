@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -39,6 +40,9 @@ type serveOptions struct {
 	tlsCert, tlsKey string
 	metricsAddr     string
 	shutdownTimeout time.Duration
+	proxy           string
+	useEnvProxy     bool
+	accessLog       bool
 }
 
 func newServe(g *globals) *cobra.Command {
@@ -106,6 +110,9 @@ func (o *serveOptions) flags(cmd *cobra.Command) {
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics and /healthz on this address of their own, without auth")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for responses in flight")
+	f.StringVar(&o.proxy, "proxy", "", "fetch layer URLs through this egress proxy (http(s)://HOST:PORT); fl checks each host's addresses before asking it")
+	f.BoolVar(&o.useEnvProxy, "use-env-proxy", false, "fetch layer URLs through the proxy HTTPS_PROXY, HTTP_PROXY and NO_PROXY name")
+	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request (route, repository, status, bytes, duration, user) at info")
 }
 
 func (o *serveOptions) policy() (*policy.Policy, error) {
@@ -121,6 +128,10 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]stri
 	if err != nil {
 		return err
 	}
+	var accessLog *slog.Logger
+	if o.accessLog {
+		accessLog = g.logger.With("log", "access")
+	}
 	ctx := cmd.Context()
 	s, err := server.Start(ctx, server.Config{
 		Addr: o.addr, DataDir: o.dataDir, Upstream: o.upstream, Mode: mode, Policy: pol,
@@ -129,6 +140,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]stri
 		FetchGrace: o.fetchGrace, FetchIdleTimeout: o.fetchIdle, FailureTTL: o.failureTTL,
 		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey, MetricsAddr: o.metricsAddr,
 		ShutdownTimeout: o.shutdownTimeout, Logger: g.logger,
+		Proxy: o.proxy, UseEnvProxy: o.useEnvProxy, AccessLog: accessLog,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,15 @@ type Config struct {
 	// their own, without auth, instead of on Addr.
 	MetricsAddr     string
 	ShutdownTimeout time.Duration
+	// Proxy is an egress proxy for layer fetches; UseEnvProxy takes it
+	// from HTTPS_PROXY, HTTP_PROXY and NO_PROXY instead.
+	Proxy       string
+	UseEnvProxy bool
+	// Resolver resolves layer URLs' hosts before a proxy is asked
+	// (net.DefaultResolver if nil; tests give names of their own).
+	Resolver policy.Resolver
+	// AccessLog, if set, gets one line per request.
+	AccessLog *slog.Logger
 	// FetchOptions are added to the client that reads foreign URLs
 	// (tests use them for short timeouts).
 	FetchOptions []fetch.Option
@@ -177,11 +187,15 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 	} else if cfg.AuthPulls {
 		return nil, errors.New("--auth-pulls needs --htpasswd")
 	}
+	proxyOpts, err := s.policy.ProxyOptions(policy.ProxyConfig{URL: cfg.Proxy, FromEnv: cfg.UseEnvProxy, Resolver: cfg.Resolver})
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.front, err = front.New(front.Options{
 		Backend: be, Index: idx, Cache: cache, Policy: s.policy, Mode: cfg.Mode,
-		FetchOptions: cfg.FetchOptions, MaxManifestBytes: cfg.MaxManifestBytes, MaxBlobSize: cfg.MaxBlobSize,
+		FetchOptions: append(slices.Clone(cfg.FetchOptions), proxyOpts...), MaxManifestBytes: cfg.MaxManifestBytes, MaxBlobSize: cfg.MaxBlobSize,
 		MaxFetches: cfg.MaxFetches, FetchWait: cfg.FetchWait, FetchTimeout: cfg.FetchTimeout,
 		FetchGrace: cfg.FetchGrace, FetchIdleTimeout: cfg.FetchIdleTimeout, FailureTTL: cfg.FailureTTL,
 		Auth: s.auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
