@@ -199,6 +199,7 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 		MaxFetches: cfg.MaxFetches, FetchWait: cfg.FetchWait, FetchTimeout: cfg.FetchTimeout,
 		FetchGrace: cfg.FetchGrace, FetchIdleTimeout: cfg.FetchIdleTimeout, FailureTTL: cfg.FailureTTL,
 		Auth: s.auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
+		AccessLog: cfg.AccessLog,
 	})
 	if err != nil {
 		return nil, err
