@@ -110,4 +110,3 @@ func waitHealthy(t *testing.T, d *dockerd, name, addr string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
