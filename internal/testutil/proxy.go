@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -78,8 +79,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	out.RequestURI = ""
 	addr := p.target(r.URL.Host)
 	client := &http.Client{
-		Transport: &http.Transport{Proxy: nil, Dial: func(network, _ string) (net.Conn, error) {
-			return net.DialTimeout(network, addr, 5*time.Second)
+		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			d := net.Dialer{Timeout: 5 * time.Second}
+			return d.DialContext(ctx, network, addr)
 		}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
