@@ -9,25 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 
 	"github.com/spf13/cobra"
 )
-
-// Version is set at link time (-ldflags "-X ...commands.Version=v1.2.3");
-// otherwise it comes from the module's build info.
-var Version = ""
-
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
 
 // globals are the flags every command shares.
 type globals struct {
@@ -84,11 +69,12 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetVersionTemplate(readBuildInfo().text())
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "log only warnings and errors")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
-	root.AddCommand(newBuild(g), newInspect(g), newServe(g), newVerify(g), newCopy(g), newSave(g))
+	root.AddCommand(newBuild(g), newInspect(g), newServe(g), newVerify(g), newCopy(g), newSave(g), newVersion(g), newGC(g), newCache(g))
 	return root
 }
 

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,6 +43,9 @@ type serveOptions struct {
 	metricsAddr     string
 	stripPrefix     string
 	shutdownTimeout time.Duration
+	proxy           string
+	useEnvProxy     bool
+	accessLog       bool
 }
 
 func newServe(g *globals) *cobra.Command {
@@ -110,6 +114,9 @@ func (o *serveOptions) flags(cmd *cobra.Command) {
 	f.StringVar(&o.stripPrefix, "strip-urls-prefix", "", "serve PREFIX/R as a read-only view of every repository R whose manifests have no layer urls (for containerd, podman, skopeo)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics and /healthz on this address of their own, without auth")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for responses in flight")
+	f.StringVar(&o.proxy, "proxy", "", "fetch layer URLs through this egress proxy (http(s)://HOST:PORT); fl checks each host's addresses before asking it")
+	f.BoolVar(&o.useEnvProxy, "use-env-proxy", false, "fetch layer URLs through the proxy HTTPS_PROXY, HTTP_PROXY and NO_PROXY name")
+	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request (route, repository, status, bytes, duration, user) at info")
 }
 
 func (o *serveOptions) policy() (*policy.Policy, error) {
@@ -125,6 +132,10 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]stri
 	if err != nil {
 		return err
 	}
+	var accessLog *slog.Logger
+	if o.accessLog {
+		accessLog = g.logger.With("log", "access")
+	}
 	ctx := cmd.Context()
 	s, err := server.Start(ctx, server.Config{
 		Addr: o.addr, DataDir: o.dataDir, Upstream: o.upstream, Mode: mode, Policy: pol,
@@ -133,6 +144,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]stri
 		FetchGrace: o.fetchGrace, FetchIdleTimeout: o.fetchIdle, FailureTTL: o.failureTTL,
 		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey, MetricsAddr: o.metricsAddr, StripURLsPrefix: o.stripPrefix,
 		ShutdownTimeout: o.shutdownTimeout, Logger: g.logger,
+		Proxy: o.proxy, UseEnvProxy: o.useEnvProxy, AccessLog: accessLog,
 	})
 	if err != nil {
 		return err

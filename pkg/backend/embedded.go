@@ -55,7 +55,7 @@ func Embedded(ctx context.Context, o EmbeddedOptions) (http.Handler, error) {
 	if o.RootDir == "" {
 		cfg.Storage["inmemory"] = configuration.Parameters{}
 	} else {
-		cfg.Storage["filesystem"] = configuration.Parameters{"rootdirectory": o.RootDir}
+		cfg.Storage["filesystem"] = filesystemParameters(o.RootDir)
 	}
 	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}
 	// configuration.Parse fills these defaults; a configuration built in

@@ -51,6 +51,16 @@ func (s *source) name() string {
 	return s.urls[0]
 }
 
+// historyName is the source as the image's history records it: a URL,
+// or a local path as it was given, never made absolute, so that the same
+// content built from another directory gives the same config.
+func (s *source) historyName() string {
+	if s.path != "" {
+		return s.spec.Path
+	}
+	return s.urls[0]
+}
+
 // resolveLayers reads every distinct layer once, concurrently, and returns
 // the new layers of each platform in order.
 func (b *Builder) resolveLayers(ctx context.Context, s *Spec, sums []*checksumSet) ([][]image.Layer, error) {
@@ -197,7 +207,7 @@ func (s *source) layer(spec *Spec) (image.Layer, error) {
 	l := image.Layer{
 		Descriptor: v1.Descriptor{MediaType: mt, Size: s.res.Size, Digest: s.res.Digest},
 		DiffID:     s.res.DiffID,
-		Source:     s.name(),
+		Source:     s.historyName(),
 	}
 	if foreign {
 		l.Descriptor.URLs = s.urls

@@ -34,6 +34,7 @@ type config struct {
 	tlsConfig      *tls.Config
 	dialControl    func(network, address string, c syscall.RawConn) error
 	checkURL       func(*url.URL) error
+	proxy          func(*http.Request) (*url.URL, error)
 	logger         *slog.Logger
 }
 
@@ -96,6 +97,14 @@ func WithDialControl(f func(network, address string, c syscall.RawConn) error) O
 // every redirect hop. Return an error wrapping [ErrRefused] to refuse one.
 func WithURLCheck(f func(*url.URL) error) Option { return func(c *config) { c.checkURL = f } }
 
+// WithProxy sends requests through the proxy that proxy names for each
+// one (nil: a direct connection). Dialling a proxy it named skips the dial
+// control, which then guards only direct connections: proxy must check
+// what it lets through (pkg/policy's proxy does, before naming one).
+func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
+	return func(c *config) { c.proxy = proxy }
+}
+
 // WithLogger sets the logger for retries and resumptions.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -131,6 +140,9 @@ func New(opts ...Option) *Client {
 	if cfg.dialControl != nil {
 		// A proxy would dial on our behalf and dodge the guard.
 		tr.Proxy = nil
+	}
+	if cfg.proxy != nil {
+		tr.Proxy, tr.DialContext = proxyDialing(cfg.proxy, dialer)
 	}
 	return &Client{hc: &http.Client{Transport: tr}, cfg: cfg}
 }

@@ -150,6 +150,9 @@ func (a *Auth) Allow(w http.ResponseWriter, r *http.Request, acc Access) bool {
 		return false
 	}
 	if a.permits(id, acc) {
+		if u, ok := w.(interface{ setUser(string) }); ok {
+			u.setUser(id.user)
+		}
 		return true
 	}
 	switch {

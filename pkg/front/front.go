@@ -85,6 +85,8 @@ type Options struct {
 	AuthorizeUpstream bool
 	Registerer        prometheus.Registerer
 	Logger            *slog.Logger
+	// AccessLog, if set, gets one line per request (accesslog.go).
+	AccessLog *slog.Logger
 }
 
 // Front is the middleware.
@@ -108,6 +110,7 @@ type Front struct {
 	fetcher     *fetcher
 	m           *metrics
 	log         *slog.Logger
+	access      *slog.Logger
 }
 
 var _ http.Handler = (*Front)(nil)
@@ -159,7 +162,7 @@ func New(o Options) (*Front, error) {
 		auth: o.Auth, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobSize,
 		putBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait),
 		getBudget: newBudget(o.ManifestBudget/2, o.MaxManifestBytes, manifestWait), locks: newRepoLocks(), viewPrefix: o.StripURLsPrefix, m: m,
-		views: newMemo[[]byte](1024), recorded: newMemo[struct{}](16384), log: o.Logger,
+		views: newMemo[[]byte](1024), recorded: newMemo[struct{}](16384), log: o.Logger, access: o.AccessLog,
 	}
 	if o.AuthorizeUpstream {
 		h.authz = newUpstreamAuthz(o.Backend)
@@ -186,10 +189,12 @@ func (h *Front) PolicyChanged() { h.fetcher.recall.forget() }
 
 // ServeHTTP implements http.Handler.
 func (h *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	rt, err := parseRoute(r.URL.Path)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		h.m.requests.WithLabelValues(rt.kind, methodLabel(r.Method), strconv.Itoa(sw.code())).Inc()
+		h.logAccess(r, rt, sw, start)
 	}()
 	if err != nil {
 		rt.kind = "invalid"

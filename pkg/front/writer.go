@@ -14,7 +14,11 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	user   string // the authenticated user, for the access log
 }
+
+// setUser records who Auth.Allow let in.
+func (w *statusWriter) setUser(u string) { w.user = u }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {

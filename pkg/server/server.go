@@ -14,13 +14,17 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/foreignlayers/fl/pkg/admin"
 	"github.com/foreignlayers/fl/pkg/backend"
+	"github.com/foreignlayers/fl/pkg/datadir"
 	"github.com/foreignlayers/fl/pkg/fetch"
 	"github.com/foreignlayers/fl/pkg/front"
 	"github.com/foreignlayers/fl/pkg/policy"
@@ -53,6 +57,15 @@ type Config struct {
 	// their own, without auth, instead of on Addr.
 	MetricsAddr     string
 	ShutdownTimeout time.Duration
+	// Proxy is an egress proxy for layer fetches; UseEnvProxy takes it
+	// from HTTPS_PROXY, HTTP_PROXY and NO_PROXY instead.
+	Proxy       string
+	UseEnvProxy bool
+	// Resolver resolves layer URLs' hosts before a proxy is asked
+	// (net.DefaultResolver if nil; tests give names of their own).
+	Resolver policy.Resolver
+	// AccessLog, if set, gets one line per request.
+	AccessLog *slog.Logger
 	// FetchOptions are added to the client that reads foreign URLs
 	// (tests use them for short timeouts).
 	FetchOptions []fetch.Option
@@ -67,11 +80,12 @@ type Server struct {
 	msrv   *http.Server // the metrics listener's, if any
 	mln    net.Listener
 	tls    bool
-	lock   *dirLock
+	lock   *datadir.Lock
 	policy *policy.Live
 	auth   *front.Auth
 	front  *front.Front
 	ops    http.Handler // /metrics and /healthz
+	admin  http.Handler // the cache admin endpoint (admin.go)
 	log    *slog.Logger
 	done   chan error
 }
@@ -101,7 +115,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	defer func() {
 		if err != nil {
 			s.closeListeners()
-			s.lock.release()
+			s.lock.Release()
 		}
 	}()
 	h, err := s.handler(ctx)
@@ -146,8 +160,10 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
-	if s.lock, err = lockDataDir(dataDir); err != nil {
-		return nil, err
+	if s.lock, err = datadir.Acquire(dataDir); errors.Is(err, datadir.ErrInUse) {
+		return nil, fmt.Errorf("--data-dir %w by another fl serve or fl gc; stop it, or give this one a --data-dir of its own", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
 	var be http.Handler
 	if cfg.Upstream != "" {
@@ -176,21 +192,30 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 	} else if cfg.AuthPulls {
 		return nil, errors.New("--auth-pulls needs --htpasswd")
 	}
+	proxyOpts, err := s.policy.ProxyOptions(policy.ProxyConfig{URL: cfg.Proxy, FromEnv: cfg.UseEnvProxy, Resolver: cfg.Resolver})
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.front, err = front.New(front.Options{
 		Backend: be, Index: idx, Cache: cache, Policy: s.policy, Mode: cfg.Mode,
-		FetchOptions: cfg.FetchOptions, MaxManifestBytes: cfg.MaxManifestBytes, MaxBlobSize: cfg.MaxBlobSize,
+		FetchOptions: append(slices.Clone(cfg.FetchOptions), proxyOpts...), MaxManifestBytes: cfg.MaxManifestBytes, MaxBlobSize: cfg.MaxBlobSize,
 		MaxFetches: cfg.MaxFetches, FetchWait: cfg.FetchWait, FetchTimeout: cfg.FetchTimeout,
 		FetchGrace: cfg.FetchGrace, FetchIdleTimeout: cfg.FetchIdleTimeout, FailureTTL: cfg.FailureTTL,
-		StripURLsPrefix: cfg.StripURLsPrefix,
-		Auth:            s.auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
+		StripURLsPrefix: cfg.StripURLsPrefix, AccessLog: cfg.AccessLog,
+		Auth: s.auth, AuthorizeUpstream: cfg.Upstream != "", Registerer: reg, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.ops = opsHandler(reg)
+	s.admin = &admin.Handler{Cache: cache, Index: idx, Logger: cfg.Logger}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, admin.Prefix) {
+			s.serveAdmin(w, r, false)
+			return
+		}
 		switch r.URL.Path {
 		case "/metrics", "/healthz":
 			if cfg.MetricsAddr == "" {
@@ -233,7 +258,7 @@ func (s *Server) serve(ctx context.Context) {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	if s.mln != nil {
-		s.msrv = &http.Server{Handler: s.ops, ReadHeaderTimeout: 10 * time.Second}
+		s.msrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := s.msrv.Serve(s.mln); !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("the metrics listener stopped", "addr", s.cfg.MetricsAddr, "err", err)
@@ -268,7 +293,7 @@ func (s *Server) serve(ctx context.Context) {
 		_ = s.msrv.Close()
 	}
 	s.closeListeners()
-	s.lock.release()
+	s.lock.Release()
 	s.done <- err
 }
 
