@@ -32,6 +32,7 @@ type wantImage struct {
 	layers  []wantLayer
 	files   map[string]string
 	diffIDs []string
+	others  []string // the layers of the index's other platforms, which some clients copy too
 }
 
 type wantLayer struct{ digest, diffID string }
