@@ -67,9 +67,9 @@ func writeReport(path string) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Client matrix\n\nWritten by the e2e suite (`go test ./e2e -run 'TestClientMatrix|TestClientFaults|TestConformance'` with `FL_CLIENTS_REPORT=docs/CLIENTS.md`) on %s. Every cell is a real client pulling through a real `fl serve` on loopback; the harness checks what the client got: docker's diff_ids, and for the others the layer bytes and the files inside them.\n\n", time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "# Client matrix\n\nWritten by the e2e suite (`go test ./e2e -run 'TestClientMatrix|TestClientFaults|TestViewMirrors|TestConformance'` with `FL_CLIENTS_REPORT=docs/CLIENTS.md`) on %s. Every cell is a real client pulling through a real `fl serve` on loopback; the harness checks what the client got: docker's diff_ids, and for the others the layer bytes and the files inside them.\n\n", time.Now().UTC().Format("2006-01-02"))
 	b.WriteString("Clients: docker 20.10 (dockerd, vfs), containerd 1.6 (ctr), podman 4.3, skopeo 1.9 (copy to `dir:`), crane v0.22.1 (`pull --format oci`), regctl v0.11.7 (`image copy --include-external`).\n\n")
-	fmt.Fprintf(&b, "Modes: **cache** and **redirect** are `--foreign cache` and `--foreign redirect`, the clients pulling the repository the image was pushed to, `R`. **… · strip-urls view** is the same, with `--strip-urls-prefix %[1]s`, the clients pulling `%[1]s/R`: `R`'s manifests without `urls` (docs/SERVE.md). Through the view in cache mode the harness first has fl fetch every layer (through the view), and a pull must then make no request at all at a layer URL, by the client or by fl serve.\n\n", viewPrefix)
+	fmt.Fprintf(&b, "Modes: **cache** and **redirect** are `--foreign cache` and `--foreign redirect`, the clients pulling the repository the image was pushed to, `R`. **… · strip-urls view** is the same, with `--strip-urls-prefix %[1]s`, the clients pulling `%[1]s/R`: `R`'s manifests without `urls` (docs/SERVE.md). Through the view in cache mode the harness first has fl fetch every layer (through the view), and a pull must then make no request at all at a layer URL, by the client or by fl serve. **original reference, mirrored to the strip-urls view** (`TestViewMirrors`): the clients pull `REGISTRY/R:TAG` as pushed, and their own configuration sends them to the view ([below](#pointing-clients-at-the-view-without-changing-image-references)); the harness checks that the manifest the client stored is the view's, and counts the URL requests as above.\n\n", viewPrefix)
 	b.WriteString("✅ the client got the right content (for tampered upstream bytes: the client refused them, as it must, and fl cached nothing). ⚠️ a documented limitation of the client: it fails, as quoted, however fl serves. ❌ a failure. The fault rows build an image per client, have fl fetch and cache it (a first pull), then stop the upstream, or make the URL answer 404, or (without a first pull) change the bytes at the URL.\n\n")
 	groups := map[string][]cell{}
 	var order []string
@@ -141,16 +141,18 @@ func writeReport(path string) error {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(strings.ReplaceAll(viewGuide, "PREFIX", viewPrefix))
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// groupRank orders the report's sections: fronts as in the matrix,
-// then modes as in the matrix; anything else last.
+// groupRank orders the report's sections: fronts as in the matrix, then
+// modes as in the matrix, then the mirrored pulls; anything else last.
 func groupRank(key string) int {
 	var names []string
 	for _, m := range modes {
 		names = append(names, m.name)
 	}
+	names = append(names, modeMirrored)
 	for i, fr := range fronts {
 		for j, m := range names {
 			if key == fr.name+" · "+m {
@@ -214,7 +216,7 @@ func writeURLRequests(b *strings.Builder, order []string, groups map[string][]ce
 
 // limitationDocs explain, per client, what it does with urls.
 var limitationDocs = map[string]string{
-	"docker": "never reads `urls`; it asks the registry for every blob. Straight from a registry that lacks the blob it fails with `unknown blob` (the seed); through fl serve it pulls in cache and redirect mode, and keeps pulling when the URL is down or gone.",
+	"docker": "never reads `urls`; it asks the registry for every blob. Straight from a registry that lacks the blob it fails with `unknown blob` (the seed); through fl serve it pulls in cache and redirect mode, and keeps pulling when the URL is down or gone. Docker 20.10's classic store needs no view; Docker with the containerd image store is another matter (below).",
 	"ctr":    "containerd 1.6 fetches `urls` itself, first. A 404 there falls back to the registry, so fl's cache serves it; but a refused connection, a DNS failure or a timeout at the URL is fatal, before the registry is asked (`failed to do request: ... connect: connection refused`). fl cannot help inside containerd's own fetch; what helps is a manifest without `urls`: through the strip-urls view containerd asks the registry for every layer, pulls with the URL host down, and makes no request at a URL once fl holds the layer.",
 	"podman": "containers/image (as in podman 4.3 and skopeo 1.9) fetches `urls` first. When the URL refuses the connection it falls back to the registry, so fl serves it; when the URL answers 404 it fails reading the closed 404 response (`reading blob sha256:...: http: read on closed response body`), a client bug fl cannot reach. Through the strip-urls view it asks the registry for every layer, and pulls in both cases.",
 	"skopeo": "the same library as podman, the same behaviour: falls back to the registry on a refused connection, fails on a 404 from the URL (`http: read on closed response body`); through the strip-urls view it pulls in both cases.",
@@ -242,3 +244,50 @@ func shorten(s string) string {
 	}
 	return s
 }
+
+// viewGuide ends the report: how to send each client to the view without
+// changing image references. PREFIX is replaced by viewPrefix.
+const viewGuide = `## Pointing clients at the view without changing image references
+
+` + "`fl serve --strip-urls-prefix PREFIX`" + ` serves ` + "`REGISTRY/PREFIX/R`" + ` as a read-only view of every repository ` + "`R`" + `, whose manifests have no ` + "`urls`" + ` (docs/SERVE.md). Image references stay as they are (` + "`REGISTRY/R:TAG`" + ` in pod specs, compose files, scripts): each client's registry configuration sends its pulls of ` + "`REGISTRY/R`" + ` to ` + "`REGISTRY/PREFIX/R`" + ` first. The examples use ` + "`registry.example:5000`" + ` and ` + "`--strip-urls-prefix PREFIX`" + `; over plain HTTP write ` + "`http://`" + ` (containerd) or ` + "`insecure = true`" + ` (containers/image), as the tests here do on loopback.
+
+All these are mirrors: a client that gets an error from the view falls back to ` + "`REGISTRY/R`" + ` itself, whose manifests have ` + "`urls`" + `, and then fetches the layer URLs as before. A broken mirror configuration is therefore silent. Check that a pull went through the view: the manifest digest the client records (` + "`ctr image ls`" + `, ` + "`podman image inspect --format '{{.Digest}}'`" + `) is the view's, not the original's (` + "`TestViewMirrors`" + ` checks exactly this). The view's digests differ from the originals', so signatures made on the original digest do not verify against what the client pulled (docs/SERVE.md).
+
+### containerd: ctr, nerdctl, Kubernetes nodes
+
+Tested here with containerd 1.6.20 (` + "`ctr image pull --hosts-dir DIR REGISTRY/R:TAG`" + `, the rows *original reference, mirrored to the strip-urls view*). One file per registry, ` + "`/etc/containerd/certs.d/registry.example:5000/hosts.toml`" + `:
+
+` + "```toml" + `
+server = "https://registry.example:5000"
+
+[host."https://registry.example:5000/v2/PREFIX"]
+  capabilities = ["pull", "resolve"]
+  override_path = true
+` + "```" + `
+
+- ` + "`override_path = true`" + ` makes containerd use the host's path as the API root as written, instead of appending ` + "`/v2`" + ` to it: it asks ` + "`/v2/PREFIX/R/manifests/TAG`" + ` and ` + "`/v2/PREFIX/R/blobs/…`" + `.
+- ` + "`capabilities = [\"pull\", \"resolve\"]`" + `: tags are resolved and content pulled through the view; pushes go to ` + "`server`" + ` (the view refuses writes).
+- The hosts are tried in order, ` + "`server`" + ` last: containerd 1.6 asked ` + "`HEAD /v2/PREFIX/R/manifests/TAG`" + ` first and fell back to ` + "`/v2/R/…`" + ` on a 404 (../shared/RECIPES.md).
+- Kubernetes nodes: the CRI plugin reads the same files once ` + "`config_path`" + ` names their folder in ` + "`/etc/containerd/config.toml`" + `: containerd 1.x (` + "`version = 2`" + `) ` + "`[plugins.\"io.containerd.grpc.v1.cri\".registry] config_path = \"/etc/containerd/certs.d\"`" + `; containerd 2.x (` + "`version = 3`" + `) ` + "`[plugins.\"io.containerd.cri.v1.images\".registry] config_path = \"/etc/containerd/certs.d\"`" + `. Changing ` + "`config_path`" + ` needs a restart of containerd; changes to ` + "`hosts.toml`" + ` files do not. Through the CRI (kubelet, crictl) this was not tested here; ` + "`ctr --hosts-dir`" + ` reads the same files with the same code.
+
+### podman, skopeo, buildah, CRI-O: containers/image
+
+Tested here with podman 4.3.1 and skopeo 1.9.3 (` + "`--registries-conf FILE`" + `). In ` + "`/etc/containers/registries.conf`" + ` (or a file of its own in ` + "`/etc/containers/registries.conf.d/`" + `):
+
+` + "```toml" + `
+[[registry]]
+location = "registry.example:5000"
+
+[[registry.mirror]]
+location = "registry.example:5000/PREFIX"
+` + "```" + `
+
+- Mirrors are tried in order, then the registry itself: podman 4.3 asked ` + "`GET /v2/PREFIX/R/manifests/TAG`" + ` first. Pulls by tag use the mirror unless ` + "`mirror-by-digest-only = true`" + ` is set: leave it unset.
+- Over plain HTTP, ` + "`insecure = true`" + ` on both entries. skopeo 1.9's ` + "`--src-tls-verify=false`" + ` made it skip the mirror (../shared/RECIPES.md); ` + "`insecure = true`" + ` does not.
+- The environment variable ` + "`CONTAINERS_REGISTRIES_CONF`" + ` was not honoured by these versions; the tests pass the file with ` + "`podman --registries-conf FILE`" + ` and ` + "`skopeo --registries-conf FILE`" + `. CRI-O and buildah read the same file; they were not tested here.
+
+### Docker
+
+- Docker on Linux with its classic image store (overlay2 and the other graph drivers; 20.10 tested here) needs no view: dockerd never reads ` + "`urls`" + ` and asks the registry for every layer (the docker column above). Its ` + "`registry-mirrors`" + ` apply to Docker Hub only, so it could not be sent to a prefix anyway.
+- Docker 29 with the containerd image store pulls with containerd's code, which fetches ` + "`urls`" + ` first, as ctr does above (reported in issue 9; not reproduced here). Docker's documentation for that store (the page *Registry host configuration*, docker/docs#24213, still an open pull request when this was written) says the daemon reads containerd's ` + "`hosts.toml`" + ` format from ` + "`/etc/docker/certs.d/HOST:PORT/hosts.toml`" + ` (rootless: ` + "`~/.config/docker/certs.d/`" + `), not from containerd's own folder, and applies changes without a restart. The containerd file above, put there, is the way to send Docker's pulls to the view. **Not tested here**: this machine has Docker 20.10 only; whether Docker 29 honours ` + "`override_path`" + ` and ` + "`capabilities`" + ` as containerd 1.6 does was not verified. Check it with one pull before relying on it: the image's digest (` + "`docker image ls --digests`" + `) must be the view's.
+`
