@@ -32,6 +32,7 @@ type wantImage struct {
 	layers  []wantLayer
 	files   map[string]string
 	diffIDs []string
+	others  []string // the layers of the index's other platforms, which some clients copy too
 }
 
 type wantLayer struct{ digest, diffID string }
@@ -115,12 +116,19 @@ func (c dockerClient) pull(t *testing.T, ref string, _ *wantImage) (got, error) 
 
 // --- containerd (ctr) ---
 
-type ctrClient struct{ sock string }
+type ctrClient struct {
+	sock     string
+	hostsDir string // --hosts-dir, if set
+}
 
 func (c ctrClient) name() string { return "ctr" }
 
 func (c ctrClient) pull(t *testing.T, ref string, want *wantImage) (got, error) {
-	if _, err := runClient(2*time.Minute, nil, "ctr", "--address", c.sock, "-n", "fl", "image", "pull", "--plain-http", ref); err != nil {
+	args := []string{"--address", c.sock, "-n", "fl", "image", "pull", "--plain-http"}
+	if c.hostsDir != "" {
+		args = append(args, "--hosts-dir", c.hostsDir)
+	}
+	if _, err := runClient(2*time.Minute, nil, "ctr", append(args, ref)...); err != nil {
 		return got{}, err
 	}
 	g := got{files: map[string]string{}}
@@ -145,17 +153,28 @@ func (c ctrClient) pull(t *testing.T, ref string, want *wantImage) (got, error) 
 
 // --- podman ---
 
-type podmanClient struct{ root string }
+type podmanClient struct {
+	root           string
+	registriesConf string // --registries-conf, if set: its entries say which registries are insecure
+}
 
 func (c podmanClient) name() string { return "podman" }
 
 func (c podmanClient) args(a ...string) []string {
-	return append([]string{"--root", filepath.Join(c.root, "root"), "--runroot", filepath.Join(c.root, "run"),
-		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"}, a...)
+	args := []string{"--root", filepath.Join(c.root, "root"), "--runroot", filepath.Join(c.root, "run"),
+		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"}
+	if c.registriesConf != "" {
+		args = append(args, "--registries-conf", c.registriesConf)
+	}
+	return append(args, a...)
 }
 
 func (c podmanClient) pull(t *testing.T, ref string, want *wantImage) (got, error) {
-	if _, err := runClient(2*time.Minute, nil, "podman", c.args("pull", "--tls-verify=false", ref)...); err != nil {
+	pull := []string{"pull", "--tls-verify=false", ref}
+	if c.registriesConf != "" {
+		pull = []string{"pull", ref}
+	}
+	if _, err := runClient(2*time.Minute, nil, "podman", c.args(pull...)...); err != nil {
 		return got{}, err
 	}
 	archive := filepath.Join(t.TempDir(), "image.tar")
@@ -167,16 +186,35 @@ func (c podmanClient) pull(t *testing.T, ref string, want *wantImage) (got, erro
 
 // --- skopeo ---
 
-type skopeoClient struct{}
+type skopeoClient struct {
+	registriesConf string // --registries-conf, if set: its entries say which registries are insecure
+}
 
 func (skopeoClient) name() string { return "skopeo" }
 
-func (skopeoClient) pull(t *testing.T, ref string, want *wantImage) (got, error) {
+func (c skopeoClient) pull(t *testing.T, ref string, want *wantImage) (got, error) {
+	g, _, err := c.copy(t, ref, want)
+	return g, err
+}
+
+// copy is pull, and also returns the digest of the manifest copied.
+func (c skopeoClient) copy(t *testing.T, ref string, want *wantImage) (got, string, error) {
 	out := filepath.Join(t.TempDir(), "dir")
-	if _, err := runClient(2*time.Minute, nil, "skopeo", "copy", "--src-tls-verify=false", "docker://"+ref, "dir:"+out); err != nil {
-		return got{}, err
+	// --src-tls-verify=false would make skopeo skip a registries.conf
+	// mirror (../shared/RECIPES.md); the file's insecure = true does it.
+	args := []string{"copy", "--src-tls-verify=false", "docker://" + ref, "dir:" + out}
+	if c.registriesConf != "" {
+		args = []string{"--registries-conf", c.registriesConf, "copy", "docker://" + ref, "dir:" + out}
 	}
-	return blobFiles(t, out, want)
+	if _, err := runClient(2*time.Minute, nil, "skopeo", args...); err != nil {
+		return got{}, "", err
+	}
+	m, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		return got{}, "", err
+	}
+	g, err := blobFiles(t, out, want)
+	return g, testutil.Sha256(m), err
 }
 
 // --- crane ---

@@ -3,35 +3,44 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/foreignlayers/fl/internal/testutil"
 )
 
 // faultImage builds, for one client, an image with a foreign layer of its
-// own, and returns its ref, what a pull must give, and the layer's path on
-// the upstream.
-func faultImage(t *testing.T, up *testutil.Upstream, addr, fault, client string) (string, *wantImage, string) {
-	tag := fault + "-" + client
-	url, name, content := layerFile(t, up, tag, "rootfs")
-	ref := addr + "/faults/img:" + tag
-	s := summarize(t, run(t, flBin, "build", "-q", "--json", "-t", ref, "--layer", url))
-	return ref, wantFrom(s.Manifests[0], map[string]string{name: content}), url[strings.LastIndex(url, "/"):]
+// own, and returns the ref a client pulls in mode m, what a pull must
+// give, and the layer's path on the layer host.
+func faultImage(t *testing.T, host *layerHost, addr, fault string, m mode, client string) (string, *wantImage, string) {
+	tag := fault + "-" + m.tag + "-" + client
+	url, name, content := layerFile(t, host, tag, "rootfs")
+	s := summarize(t, run(t, flBin, "build", "-q", "--json", "-t", addr+"/faults/img:"+tag, "--layer", url))
+	return m.pullRef(addr, "faults/img:"+tag), wantFrom(s.Manifests[0], map[string]string{name: content}), url[strings.LastIndex(url, "/"):]
 }
 
-// warm has fl serve fetch and cache a layer, as a first pull would.
+// warm has fl serve fetch and cache an image's layers (of every
+// platform), as a first pull would, through the repository of ref: the
+// original or the view.
 func warm(t *testing.T, addr, ref string, w *wantImage) {
 	repo := strings.SplitN(strings.SplitN(ref, "/", 2)[1], ":", 2)[0]
+	digests := slices.Clone(w.others)
 	for _, l := range w.layers {
-		resp, err := http.Get("http://" + addr + "/v2/" + repo + "/blobs/" + l.digest)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("warming %s: %v %v", l.digest, err, resp)
+		digests = append(digests, l.digest)
+	}
+	for _, d := range digests {
+		resp, err := http.Get("http://" + addr + "/v2/" + repo + "/blobs/" + d)
+		if err != nil {
+			t.Fatalf("warming %s: %v", d, err)
 		}
+		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("warming %s through %s: %d %v", d, repo, resp.StatusCode, err)
+		}
 	}
 }
 
@@ -46,78 +55,95 @@ func cacheFiles(dataDir string) []string {
 	return out
 }
 
+// faultJob is one client's pull in a fault row.
+type faultJob struct {
+	c    client
+	m    mode
+	ref  string
+	want *wantImage
+	path string
+}
+
 // TestClientFaults: tampered upstream bytes fail every client and leave
 // nothing cached; with the upstream stopped, or its URL gone 404, after
 // the first pull, cache mode still serves every client that asks the
-// registry.
+// registry. Every row runs on the original repositories and through the
+// strip-urls view, which fl serve offers alongside (--strip-urls-prefix):
+// through the view every client asks the registry, so every row must be
+// green there, and in cache mode no client may ask a layer URL.
 func TestClientFaults(t *testing.T) {
 	clients := allClients(t)
 
-	for _, mode := range []string{"cache", "redirect"} {
-		up := testutil.NewUpstream(t)
-		addr, dataDir := startServeDir(t, "--foreign", mode, "--allow-http", "--allow-private-networks")
-		type job struct {
-			c    client
-			ref  string
-			want *wantImage
-		}
-		var jobs []job
-		for _, c := range clients {
-			ref, want, path := faultImage(t, up, addr, "tampered-"+mode, c.name())
-			b := bytes.Clone(up.Get(path))
-			copy(b[len(b)/2:], "TAMPERED")
-			up.Put(path, b)
-			jobs = append(jobs, job{c, ref, want})
+	// One server per --foreign mode serves both the original and the view.
+	for _, rowModes := range [][]mode{{modeCache, modeViewCache}, {modeRedirect, modeViewRedirect}} {
+		host := newLayerHost(t)
+		foreign := rowModes[0].foreign
+		addr, dataDir := startServeDir(t, rowModes[1].serveArgs()...)
+		var jobs []faultJob
+		for _, m := range rowModes {
+			for _, c := range clients {
+				ref, want, path := faultImage(t, host, addr, "tampered", m, c.name())
+				b := bytes.Clone(host.Get(path))
+				copy(b[len(b)/2:], "TAMPERED")
+				host.Put(path, b)
+				jobs = append(jobs, faultJob{c, m, ref, want, path})
+			}
 		}
 		for _, j := range jobs {
-			t.Run("tampered/"+mode+"/"+j.c.name(), func(t *testing.T) {
+			t.Run("tampered/"+j.m.name+"/"+j.c.name(), func(t *testing.T) {
+				before := host.requests()
 				g, err := j.c.pull(t, j.ref, j.want)
+				n := host.requests().minus(before)
 				if err == nil {
 					err = j.want.check(g)
 				}
-				c := cell{client: j.c.name(), image: "tampered upstream bytes", front: "embedded", mode: mode}
-				if err == nil {
+				c := cell{client: j.c.name(), image: "tampered upstream bytes", front: "embedded", mode: j.m.name}
+				switch {
+				case err == nil:
 					record(t, c, fmt.Errorf("the client accepted tampered content"))
-					return
+				case checkURLRequests(j.m, n, false) != nil:
+					record(t, c, checkURLRequests(j.m, n, false))
+				default:
+					c.note = err.Error()
+					record(t, c, nil)
 				}
-				c.note = err.Error()
-				record(t, c, nil)
 			})
 		}
 		if files := cacheFiles(dataDir); len(files) != 0 {
-			t.Errorf("%s: tampered content reached the cache: %v", mode, files)
+			t.Errorf("%s: tampered content reached the cache: %v", foreign, files)
 		}
 	}
 
 	for _, fault := range []string{"upstream stopped after the first pull", "URL answers 404 after the first pull"} {
-		up := testutil.NewUpstream(t)
-		addr := startServe(t, "--allow-http", "--allow-private-networks")
-		type job struct {
-			c    client
-			ref  string
-			want *wantImage
-			path string
-		}
-		var jobs []job
-		for _, c := range clients {
-			ref, want, path := faultImage(t, up, addr, strings.Fields(fault)[1], c.name())
-			warm(t, addr, ref, want)
-			jobs = append(jobs, job{c, ref, want, path})
+		host := newLayerHost(t)
+		addr := startServe(t, modeViewCache.serveArgs()...)
+		var jobs []faultJob
+		for _, m := range []mode{modeCache, modeViewCache} {
+			for _, c := range clients {
+				ref, want, path := faultImage(t, host, addr, strings.Fields(fault)[1], m, c.name())
+				warm(t, addr, ref, want)
+				jobs = append(jobs, faultJob{c, m, ref, want, path})
+			}
 		}
 		if strings.HasPrefix(fault, "upstream stopped") {
-			up.Close()
+			host.Close()
 		} else {
 			for _, j := range jobs {
-				up.Delete(j.path)
+				host.Delete(j.path)
 			}
 		}
 		for _, j := range jobs {
-			t.Run(fault+"/"+j.c.name(), func(t *testing.T) {
+			t.Run(fault+"/"+j.m.name+"/"+j.c.name(), func(t *testing.T) {
+				before := host.requests()
 				g, err := j.c.pull(t, j.ref, j.want)
+				n := host.requests().minus(before)
 				if err == nil {
 					err = j.want.check(g)
 				}
-				record(t, cell{client: j.c.name(), image: fault, front: "embedded", mode: "cache"}, err)
+				if err == nil {
+					err = checkURLRequests(j.m, n, true)
+				}
+				record(t, cell{client: j.c.name(), image: fault, front: "embedded", mode: j.m.name}, err)
 			})
 		}
 	}

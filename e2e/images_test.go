@@ -17,17 +17,17 @@ type imageKind struct {
 	name string
 	// build pushes the image to ref with the fl binary, with layer content
 	// unique to tag, and returns what a pull must produce.
-	build func(t *testing.T, up *testutil.Upstream, ref, tag string) *wantImage
+	build func(t *testing.T, up *layerHost, ref, tag string) *wantImage
 }
 
 var imageKinds = []imageKind{
-	{"docker schema2, foreign type", func(t *testing.T, up *testutil.Upstream, ref, tag string) *wantImage {
+	{"docker schema2, foreign type", func(t *testing.T, up *layerHost, ref, tag string) *wantImage {
 		return buildOne(t, up, ref, tag, "--format", "docker")
 	}},
-	{"OCI, layer type + urls", func(t *testing.T, up *testutil.Upstream, ref, tag string) *wantImage {
+	{"OCI, layer type + urls", func(t *testing.T, up *layerHost, ref, tag string) *wantImage {
 		return buildOne(t, up, ref, tag, "--format", "oci")
 	}},
-	{"OCI non-distributable type", func(t *testing.T, up *testutil.Upstream, ref, tag string) *wantImage {
+	{"OCI non-distributable type", func(t *testing.T, up *layerHost, ref, tag string) *wantImage {
 		return buildOne(t, up, ref, tag, "--format", "oci", "--nondistributable")
 	}},
 	{"two-platform index", buildIndex},
@@ -36,7 +36,7 @@ var imageKinds = []imageKind{
 
 // layerFile makes a unique foreign layer on the upstream and returns its
 // URL and the file it holds.
-func layerFile(t *testing.T, up *testutil.Upstream, tag, what string) (string, string, string) {
+func layerFile(t *testing.T, up *layerHost, tag, what string) (string, string, string) {
 	name := "etc/" + what
 	content := fmt.Sprintf("%s for %s\n", what, tag)
 	path := "/" + strings.NewReplacer("/", "-", ":", "-", " ", "-").Replace(tag) + "-" + what + ".tar.gz"
@@ -61,13 +61,13 @@ func wantFrom(m image.ManifestSummary, files map[string]string) *wantImage {
 	return w
 }
 
-func buildOne(t *testing.T, up *testutil.Upstream, ref, tag string, args ...string) *wantImage {
+func buildOne(t *testing.T, up *layerHost, ref, tag string, args ...string) *wantImage {
 	url, name, content := layerFile(t, up, tag, "rootfs")
 	s := summarize(t, run(t, flBin, append([]string{"build", "-q", "--json", "-t", ref, "--layer", url}, args...)...))
 	return wantFrom(s.Manifests[0], map[string]string{name: content})
 }
 
-func buildIndex(t *testing.T, up *testutil.Upstream, ref, tag string) *wantImage {
+func buildIndex(t *testing.T, up *layerHost, ref, tag string) *wantImage {
 	amd, name, content := layerFile(t, up, tag, "amd64")
 	arm, _, _ := layerFile(t, up, tag, "arm64")
 	file := filepath.Join(t.TempDir(), "build.yaml")
@@ -76,16 +76,25 @@ func buildIndex(t *testing.T, up *testutil.Upstream, ref, tag string) *wantImage
 		t.Fatal(err)
 	}
 	s := summarize(t, run(t, flBin, "build", "-q", "--json", "-f", file, "-t", ref))
+	var w *wantImage
+	var others []string
 	for _, m := range s.Manifests {
 		if m.Platform == "linux/amd64" {
-			return wantFrom(m, map[string]string{name: content})
+			w = wantFrom(m, map[string]string{name: content})
+			continue
+		}
+		for _, l := range m.Layers {
+			others = append(others, l.Digest)
 		}
 	}
-	t.Fatal("no linux/amd64 manifest")
-	return nil
+	if w == nil {
+		t.Fatal("no linux/amd64 manifest")
+	}
+	w.others = others
+	return w
 }
 
-func buildOnBase(t *testing.T, up *testutil.Upstream, ref, tag string) *wantImage {
+func buildOnBase(t *testing.T, up *layerHost, ref, tag string) *wantImage {
 	url, name, content := layerFile(t, up, tag, "base")
 	baseRef := ref + "-base"
 	run(t, flBin, "build", "-q", "-t", baseRef, "--layer", url)
