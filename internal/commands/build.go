@@ -95,6 +95,9 @@ stdout gets exactly the pushed REGISTRY/REPO@sha256:HEX (or JSON with --json).`,
 
 func (o *buildOptions) run(cmd *cobra.Command, g *globals) error {
 	ctx := cmd.Context()
+	if err := o.reg.prepare(cmd.InOrStdin(), g.stderr); err != nil {
+		return err
+	}
 	pub, refStr, err := o.publisher(ctx)
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ stdout gets the destination reference by digest.`,
 				return fmt.Errorf("--materialize and --strip-urls do not go together: --strip-urls uploads the content too")
 			}
 			ctx := cmd.Context()
+			if err := reg.prepare(cmd.InOrStdin(), g.stderr); err != nil {
+				return err
+			}
 			src, err := imageref.Parse(args[0], reg.nameOptions()...)
 			if err != nil {
 				return err

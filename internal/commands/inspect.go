@@ -19,6 +19,9 @@ func newInspect(g *globals) *cobra.Command {
   fl inspect --json oci-layout:./out`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := reg.prepare(cmd.InOrStdin(), g.stderr); err != nil {
+				return err
+			}
 			ref, err := imageref.Parse(args[0], reg.nameOptions()...)
 			if err != nil {
 				return err

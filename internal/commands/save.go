@@ -53,6 +53,9 @@ A docker tarball holds one platform: --platform picks it from an index
 			if format != "docker" && format != "oci" {
 				return fmt.Errorf("--format %q: use docker or oci", format)
 			}
+			if err := reg.prepare(cmd.InOrStdin(), g.stderr); err != nil {
+				return err
+			}
 			ref, err := imageref.Parse(args[0], reg.nameOptions()...)
 			if err != nil {
 				return err

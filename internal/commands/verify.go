@@ -43,6 +43,9 @@ check itself could not run. Meant for cron and CI.`,
 			ctx := cmd.Context()
 			client := fetch.New(fetch.WithLogger(g.logger), fetch.WithUserAgent("fl/"+version()),
 				fetch.WithTimeouts(timeout, timeout, timeout), fetch.WithRetries(2, 500*time.Millisecond))
+			if err := reg.prepare(cmd.InOrStdin(), g.stderr); err != nil {
+				return exitError{2, err}
+			}
 			var reports []verify.Report
 			for _, a := range args {
 				ref, err := imageref.Parse(a, reg.nameOptions()...)
