@@ -135,7 +135,7 @@ func writeDockerTarball(ref imageref.Ref, m *image.Manifest, out string) error {
 	} else if tag, err = name.NewTag("localhost/" + filepath.Base(ref.Layout) + ":" + orLatest(ref.Tag)); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".fl-save-*")
+	tmp, err := publish.CreateTemp(filepath.Dir(out), ".fl-save-")
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func (b *Builder) loadBase(ctx context.Context, s *Spec, ref string, want *v1.Pl
 		return nil, fmt.Errorf("reading base image %s layers: %w", ref, err)
 	}
 	if len(m.Layers) != len(cfg.RootFS.DiffIDs) || len(blobs) != len(m.Layers) {
-		return nil, fmt.Errorf("base image %s has %d layers but %d diff_ids", ref, len(m.Layers), len(cfg.RootFS.DiffIDs))
+		return nil, fmt.Errorf("base image %s has %d %s but %d diff_ids", ref, len(m.Layers), plural(len(m.Layers), "layer", "layers"), len(cfg.RootFS.DiffIDs))
 	}
 	out := &base{config: cfg.DeepCopy()}
 	for i, d := range m.Layers {
