@@ -65,10 +65,15 @@ terminal.`,
 				return fmt.Errorf("not logged in: %w", err)
 			}
 			path := credentials.WritePath(reg.authFile)
-			if err := credentials.Store(path, r.RegistryStr(), user, pass); err != nil {
+			helper, err := credentials.Store(path, r.RegistryStr(), user, pass)
+			if err != nil {
 				return err
 			}
-			g.logger.InfoContext(ctx, "logged in", "registry", r.RegistryStr(), "user", user, "file", path)
+			if helper != "" {
+				g.logger.InfoContext(ctx, "logged in", "registry", r.RegistryStr(), "user", user, "credential-helper", "docker-credential-"+helper)
+				return nil
+			}
+			g.logger.InfoContext(ctx, "logged in; the password is kept unencrypted (a credential helper would keep it safer)", "registry", r.RegistryStr(), "user", user, "file", path)
 			return nil
 		},
 	}

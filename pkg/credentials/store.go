@@ -56,17 +56,27 @@ func load(path string) (*configfile.ConfigFile, error) {
 
 // Store keeps user and password for registry in the file at path, or in
 // the credential helper its credHelpers or credsStore name, as docker
-// login does. The file is written whole, with mode 0600.
-func Store(path, registry, user, password string) error {
+// login does; it returns the helper's name, or "" for the file. The file
+// is written whole, with mode 0600.
+func Store(path, registry, user, password string) (helper string, err error) {
 	cf, err := load(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	key := authKey(registry)
-	if err := cf.GetCredentialsStore(key).Store(types.AuthConfig{Username: user, Password: password, ServerAddress: key}); err != nil {
-		return fmt.Errorf("storing credentials for %s: %w", registry, err)
+	ac := types.AuthConfig{Username: user, Password: password, ServerAddress: key}
+	helper = cf.CredentialHelpers[key]
+	if helper == "" {
+		helper = cf.CredentialsStore
 	}
-	return cf.Save()
+	if helper == "" {
+		// The file itself (docker's file store would also print a warning
+		// on the process's stderr, past fl's logger).
+		cf.AuthConfigs[key] = ac
+	} else if err := cf.GetCredentialsStore(key).Store(ac); err != nil {
+		return helper, fmt.Errorf("storing credentials for %s in docker-credential-%s: %w", registry, helper, err)
+	}
+	return helper, cf.Save()
 }
 
 // Erase removes registry's credentials; it reports whether there were
