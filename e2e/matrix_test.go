@@ -26,8 +26,8 @@ var fronts = []front{
 func allClients(t *testing.T) []client {
 	crane := tool(t, "crane")
 	regctl := tool(t, "regctl")
-	for _, p := range []string{"/usr/bin/podman", "/usr/bin/skopeo"} {
-		testutil.NeedBinary(t, p)
+	for _, p := range []string{"/usr/bin/podman", "/usr/bin/skopeo", testutil.DockerRegistryBin} {
+		need(t, p)
 	}
 	return []client{
 		dockerClient{startDockerd(t)},
