@@ -18,6 +18,7 @@ import (
 // filesystem, which crane gets by following the layer URL.
 func TestBuildPushToDockerRegistryReadWithCrane(t *testing.T) {
 	crane := tool(t, "crane")
+	need(t, testutil.DockerRegistryBin)
 	reg := testutil.DockerRegistry(t, testutil.AllowLocalhost)
 	up := testutil.NewUpstream(t)
 	tarball := testutil.Tar(t, map[string]string{"etc/os-release": "ID=fl-e2e\n"})

@@ -7,16 +7,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/foreignlayers/fl/internal/testutil"
 )
 
 // startContainerd runs containerd on its own, as ../shared/RECIPES.md
 // shows, and returns its socket.
 func startContainerd(t *testing.T) string {
 	t.Helper()
-	bin := testutil.NeedBinary(t, "/usr/bin/containerd")
-	testutil.NeedBinary(t, "/usr/bin/ctr")
+	bin := need(t, "/usr/bin/containerd")
+	need(t, "/usr/bin/ctr")
 	dir, err := os.MkdirTemp("", "fl-ctrd-")
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 // diff_ids match. Beside it, the seed's failure: the same image pulled
 // straight from the reference registry dies with "unknown blob".
 func TestDockerPullThroughServe(t *testing.T) {
+	need(t, testutil.DockerRegistryBin)
 	d := startDockerd(t)
 	up := testutil.NewUpstream(t)
 	tarball := testutil.Tar(t, map[string]string{"etc/os-release": "ID=seed\n", "usr/bin/hello": "#!/bin/sh\necho hello\n"})

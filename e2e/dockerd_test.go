@@ -22,8 +22,8 @@ type dockerd struct {
 // setup and a socket in a folder of its own, as ../shared/RECIPES.md shows.
 func startDockerd(t *testing.T) *dockerd {
 	t.Helper()
-	bin := testutil.NeedBinary(t, "/usr/sbin/dockerd")
-	testutil.NeedBinary(t, "/usr/bin/docker")
+	bin := need(t, "/usr/sbin/dockerd")
+	need(t, "/usr/bin/docker")
 	// Not t.TempDir: dockerd leaves files only it may remove quickly.
 	dir, err := os.MkdirTemp("", "fl-dockerd-")
 	if err != nil {

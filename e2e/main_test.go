@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	reportSkips()
 	if path := os.Getenv("FL_CLIENTS_REPORT"); path != "" {
 		if err := writeReport(path); err != nil {
 			fmt.Fprintln(os.Stderr, "writing the client report:", err)
@@ -67,7 +68,7 @@ func tool(t *testing.T, name string) string {
 		return p
 	}
 	_, here, _, _ := runtime.Caller(0)
-	return testutil.NeedBinary(t, filepath.Join(filepath.Dir(here), "..", ".tools", name))
+	return need(t, filepath.Join(filepath.Dir(here), "..", ".tools", name))
 }
 
 func sha256Hex(b []byte) string { return testutil.Sha256(b) }

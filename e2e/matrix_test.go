@@ -81,8 +81,8 @@ func checkURLRequests(m mode, n urlRequests, warm bool) error {
 func allClients(t *testing.T) []client {
 	crane := tool(t, "crane")
 	regctl := tool(t, "regctl")
-	for _, p := range []string{"/usr/bin/podman", "/usr/bin/skopeo"} {
-		testutil.NeedBinary(t, p)
+	for _, p := range []string{"/usr/bin/podman", "/usr/bin/skopeo", testutil.DockerRegistryBin} {
+		need(t, p)
 	}
 	return []client{
 		dockerClient{startDockerd(t)},

@@ -13,6 +13,7 @@ import (
 // TestSaveDockerLoad: fl save writes a tarball that docker load accepts,
 // and the loaded image's diff_ids match.
 func TestSaveDockerLoad(t *testing.T) {
+	need(t, testutil.DockerRegistryBin)
 	d := startDockerd(t)
 	up := testutil.NewUpstream(t)
 	tarball := testutil.Tar(t, map[string]string{"etc/os-release": "ID=saved\n"})
@@ -43,7 +44,8 @@ func TestSaveDockerLoad(t *testing.T) {
 // TestSaveOCISkopeoInspect: skopeo reads the layout fl save --format oci
 // writes.
 func TestSaveOCISkopeoInspect(t *testing.T) {
-	testutil.NeedBinary(t, "/usr/bin/skopeo")
+	need(t, "/usr/bin/skopeo")
+	need(t, testutil.DockerRegistryBin)
 	up := testutil.NewUpstream(t)
 	tarball := testutil.Tar(t, map[string]string{"etc/os-release": "ID=oci\n"})
 	gz := testutil.Gzip(t, tarball)

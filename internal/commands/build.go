@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -38,6 +39,7 @@ type buildOptions struct {
 	format           string
 	nondistributable bool
 	checksums        []string
+	checksumsOpt     bool
 	asJSON           bool
 	jobs             int
 }
@@ -87,6 +89,7 @@ stdout gets exactly the pushed REGISTRY/REPO@sha256:HEX (or JSON with --json).`,
 	f.StringVar(&o.format, "format", "docker", "manifest format: docker or oci")
 	f.BoolVar(&o.nondistributable, "nondistributable", false, "with --format oci, use the (deprecated) OCI non-distributable layer types")
 	f.StringArrayVar(&o.checksums, "checksums", nil, "URL or path of a published checksum file (SHA256SUMS or FILE.sha256) to check layers against")
+	f.BoolVar(&o.checksumsOpt, "checksums-optional", false, "let a URL layer that no --checksums file lists through, with a warning (default: an error)")
 	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
 	f.IntVarP(&o.jobs, "jobs", "j", min(runtime.GOMAXPROCS(0), 4), "layers to read at once")
 	o.reg.register(f)
@@ -95,6 +98,9 @@ stdout gets exactly the pushed REGISTRY/REPO@sha256:HEX (or JSON with --json).`,
 
 func (o *buildOptions) run(cmd *cobra.Command, g *globals) error {
 	ctx := cmd.Context()
+	if err := o.reg.prepare(cmd.InOrStdin(), g.stderr); err != nil {
+		return err
+	}
 	pub, refStr, err := o.publisher(ctx)
 	if err != nil {
 		return err
@@ -106,6 +112,13 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globals) error {
 	created, err := sourceDateEpoch()
 	if err != nil {
 		return err
+	}
+	if r, ok := pub.(*publish.Registry); ok {
+		// Before a single layer URL is read: the registry answers, and
+		// the credentials may push to the repository.
+		if err := publish.CheckPush(ctx, r.Ref, o.reg.keychain, http.DefaultTransport); err != nil {
+			return err
+		}
 	}
 	tmp, err := os.MkdirTemp("", "fl-build-")
 	if err != nil {
@@ -202,6 +215,7 @@ func (o *buildOptions) spec(cmd *cobra.Command) (*build.Spec, error) {
 		}
 		s.Nondistributable = s.Nondistributable || o.nondistributable
 		s.Checksums = append(s.Checksums, o.checksums...)
+		s.ChecksumsOptional = s.ChecksumsOptional || o.checksumsOpt
 		for k, v := range annotations {
 			if s.Annotations == nil {
 				s.Annotations = map[string]string{}
@@ -232,7 +246,7 @@ func (o *buildOptions) spec(cmd *cobra.Command) (*build.Spec, error) {
 	}
 	s := &build.Spec{
 		Format: format, Nondistributable: o.nondistributable, Annotations: annotations,
-		Checksums: o.checksums, Platforms: []build.PlatformSpec{p},
+		Checksums: o.checksums, ChecksumsOptional: o.checksumsOpt, Platforms: []build.PlatformSpec{p},
 	}
 	return s, s.Validate()
 }

@@ -75,7 +75,7 @@ func TestBuildBadInputs(t *testing.T) {
 		{"bad platform", []string{"--layer", good, "--platform", "linux/amd64/v1/x/y"}, []string{"platform"}},
 		{"no layers", nil, []string{"no layers and no base"}},
 		{"file with flags", []string{"-f", buildFile, "--layer", good}, []string{"--layer cannot be used with -f"}},
-		{"unknown key in build file", []string{"-f", buildFile}, []string{"bogus"}},
+		{"unknown key in build file", []string{"-f", buildFile}, []string{`build.yaml:5:5: unknown key "bogus"`}},
 		{"bad base reference", []string{"--base", "Not A Ref", "--layer", good}, []string{"not a valid image reference"}},
 	}
 	for _, tc := range cases {

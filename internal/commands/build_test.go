@@ -228,7 +228,7 @@ func TestBuildJSONAndInspect(t *testing.T) {
 	}
 
 	ins := mustFL(t, "inspect", reg+"/j:1")
-	for _, want := range []string{"Platform linux/amd64", "(1 layers, 1 foreign)", "yes", up.URL("/a.tar.gz"), string(types.DockerForeignLayer)} {
+	for _, want := range []string{"Platform linux/amd64", "(1 layer, 1 foreign)", "yes", up.URL("/a.tar.gz"), string(types.DockerForeignLayer)} {
 		if !strings.Contains(ins.stdout, want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, ins.stdout)
 		}

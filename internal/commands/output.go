@@ -29,7 +29,7 @@ func printSummary(w io.Writer, s *image.Summary) error {
 				foreign++
 			}
 		}
-		fmt.Fprintf(w, "\nPlatform %s  %s  (%d layers, %d foreign)\n", m.Platform, m.Digest, len(m.Layers), foreign)
+		fmt.Fprintf(w, "\nPlatform %s  %s  (%s, %d foreign)\n", m.Platform, m.Digest, count(len(m.Layers), "layer", "layers"), foreign)
 		if m.Error != "" {
 			fmt.Fprintf(w, "  %s\n", m.Error)
 		}
@@ -70,4 +70,12 @@ func humanSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// count says "1 layer", "2 layers".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -74,7 +75,7 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "log only warnings and errors")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
-	root.AddCommand(newBuild(g), newInspect(g), newServe(g), newVerify(g), newCopy(g), newSave(g), newVersion(g), newGC(g), newCache(g))
+	root.AddCommand(newBuild(g), newInspect(g), newServe(g), newVerify(g), newCopy(g), newSave(g), newVersion(g), newGC(g), newCache(g), newLogin(g), newLogout(g))
 	return root
 }
 
@@ -103,7 +104,13 @@ func (g *globals) setup() error {
 
 // Execute runs fl with args and returns the process exit status.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return execute(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// execute is Execute reading stdin from in (fl login --password-stdin).
+func execute(ctx context.Context, args []string, in io.Reader, stdout, stderr io.Writer) int {
 	root := New(stdout, stderr)
+	root.SetIn(in)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

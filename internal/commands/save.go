@@ -53,6 +53,9 @@ A docker tarball holds one platform: --platform picks it from an index
 			if format != "docker" && format != "oci" {
 				return fmt.Errorf("--format %q: use docker or oci", format)
 			}
+			if err := reg.prepare(cmd.InOrStdin(), g.stderr); err != nil {
+				return err
+			}
 			ref, err := imageref.Parse(args[0], reg.nameOptions()...)
 			if err != nil {
 				return err
@@ -132,7 +135,7 @@ func writeDockerTarball(ref imageref.Ref, m *image.Manifest, out string) error {
 	} else if tag, err = name.NewTag("localhost/" + filepath.Base(ref.Layout) + ":" + orLatest(ref.Tag)); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".fl-save-*")
+	tmp, err := publish.CreateTemp(filepath.Dir(out), ".fl-save-")
 	if err != nil {
 		return err
 	}

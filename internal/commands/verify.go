@@ -43,6 +43,9 @@ check itself could not run. Meant for cron and CI.`,
 			ctx := cmd.Context()
 			client := fetch.New(fetch.WithLogger(g.logger), fetch.WithUserAgent("fl/"+version()),
 				fetch.WithTimeouts(timeout, timeout, timeout), fetch.WithRetries(2, 500*time.Millisecond))
+			if err := reg.prepare(cmd.InOrStdin(), g.stderr); err != nil {
+				return exitError{2, err}
+			}
 			var reports []verify.Report
 			for _, a := range args {
 				ref, err := imageref.Parse(a, reg.nameOptions()...)
@@ -55,7 +58,7 @@ check itself could not run. Meant for cron and CI.`,
 				}
 				reports = append(reports, verify.Check(ctx, s, verify.Options{Client: client, Deep: deep, Jobs: jobs}))
 			}
-			if err := printVerify(g.stdout, reports, asJSON); err != nil {
+			if err := printVerify(g.stdout, reports, asJSON, g.quiet); err != nil {
 				return exitError{2, err}
 			}
 			for _, r := range reports {
@@ -75,11 +78,26 @@ check itself could not run. Meant for cron and CI.`,
 	return cmd
 }
 
-func printVerify(w io.Writer, reports []verify.Report, asJSON bool) error {
+// printVerify prints a table of every URL, or with quiet only the
+// unhealthy layers' (nothing at all when every layer is healthy), so that
+// cron mails only when something is wrong.
+func printVerify(w io.Writer, reports []verify.Report, asJSON, quiet bool) error {
 	if asJSON {
 		return printJSON(w, reports)
 	}
 	for _, r := range reports {
+		if quiet {
+			if r.Healthy {
+				continue
+			}
+			kept := r.Layers[:0:0]
+			for _, l := range r.Layers {
+				if !l.Healthy {
+					kept = append(kept, l)
+				}
+			}
+			r.Layers = kept
+		}
 		fmt.Fprintf(w, "%s  %s\n", r.Reference, r.Digest)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  PLATFORM\tLAYER\tSIZE\tURL\tRESULT")
@@ -99,7 +117,11 @@ func printVerify(w io.Writer, reports []verify.Report, asJSON bool) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "%d foreign layers: %d healthy, %d unhealthy\n\n", len(r.Layers), healthy, len(r.Layers)-healthy)
+		if quiet {
+			fmt.Fprintf(w, "%s unhealthy\n\n", count(len(r.Layers), "foreign layer", "foreign layers"))
+			continue
+		}
+		fmt.Fprintf(w, "%s: %d healthy, %d unhealthy\n\n", count(len(r.Layers), "foreign layer", "foreign layers"), healthy, len(r.Layers)-healthy)
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ func TestVerify(t *testing.T) {
 
 	// The table names each outcome.
 	r := fl(t, "verify", "--timeout", "300ms", reg+"/rot/mixed:1")
-	for _, w := range []string{"http 404", "moved: 301 ", "size mismatch", "timeout", "1 foreign layers: 1 healthy, 0 unhealthy"} {
+	for _, w := range []string{"http 404", "moved: 301 ", "size mismatch", "timeout", "1 foreign layer: 1 healthy, 0 unhealthy"} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("table lacks %q:\n%s", w, r.stdout)
 		}

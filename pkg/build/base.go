@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/foreignlayers/fl/pkg/image"
+	"github.com/foreignlayers/fl/pkg/imageref"
 )
 
 // base is what a build starts from: an empty config, or a base image's
@@ -24,10 +24,14 @@ func (b *Builder) loadBase(ctx context.Context, s *Spec, ref string, want *v1.Pl
 	if ref == "" {
 		return &base{config: &v1.ConfigFile{}}, nil
 	}
-	r, err := name.ParseReference(ref, b.NameOpts...)
+	parsed, err := imageref.Parse(ref, b.NameOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: base %q is not a valid image reference: %v", ErrSpec, ref, err)
+		return nil, fmt.Errorf("%w: base %q is not a valid image reference: %w", ErrSpec, ref, err)
 	}
+	if parsed.Registry == nil {
+		return nil, fmt.Errorf("%w: base %q: a base is a registry image, not a layout", ErrSpec, ref)
+	}
+	r := parsed.Registry
 	opts := append([]remote.Option{remote.WithContext(ctx)}, b.Remote...)
 	if want != nil {
 		opts = append(opts, remote.WithPlatform(*want))
@@ -52,7 +56,7 @@ func (b *Builder) loadBase(ctx context.Context, s *Spec, ref string, want *v1.Pl
 		return nil, fmt.Errorf("reading base image %s layers: %w", ref, err)
 	}
 	if len(m.Layers) != len(cfg.RootFS.DiffIDs) || len(blobs) != len(m.Layers) {
-		return nil, fmt.Errorf("base image %s has %d layers but %d diff_ids", ref, len(m.Layers), len(cfg.RootFS.DiffIDs))
+		return nil, fmt.Errorf("base image %s has %d %s but %d diff_ids", ref, len(m.Layers), plural(len(m.Layers), "layer", "layers"), len(cfg.RootFS.DiffIDs))
 	}
 	out := &base{config: cfg.DeepCopy()}
 	for i, d := range m.Layers {

@@ -2,12 +2,15 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/foreignlayers/fl/pkg/checksum"
@@ -65,7 +68,8 @@ func (s *source) fileName() string {
 // fails at once if two sources of truth disagree, before any download.
 // urlLayers is how many URL layers the build has: a bare hash with no
 // file name applies to the only one.
-func (s *source) expectChecksums(sets []*checksumSet, urlLayers int) error {
+// It reports whether any checksum file gave a digest for the layer.
+func (s *source) expectChecksums(sets []*checksumSet, urlLayers int) (listed bool, err error) {
 	name := s.fileName()
 	for _, set := range sets {
 		who := "checksum file " + set.file.Source
@@ -77,16 +81,56 @@ func (s *source) expectChecksums(sets []*checksumSet, urlLayers int) error {
 		case set.file.Bare != "" && urlLayers == 1 && s.path == "":
 			hex = set.file.Bare
 		case set.file.Bare != "" && urlLayers > 1:
-			return fmt.Errorf("%w: %s holds one bare hash and no file name, and its own name does not say which of the %d URL layers it is for: name it LAYERFILE.sha256, or pin the layer with URL#sha256=HEX", ErrSpec, set.file.Source, urlLayers)
+			return false, fmt.Errorf("%w: %s holds one bare hash and no file name, and its own name does not say which of the %d URL layers it is for: name it LAYERFILE.sha256, or pin the layer with URL#sha256=HEX", ErrSpec, set.file.Source, urlLayers)
 		default:
 			continue
 		}
 		for _, e := range s.expect {
 			if e.hex != hex {
-				return fmt.Errorf("layer %s: %w: %s says sha256:%s, but %s says sha256:%s", s.name(), ErrDigestMismatch, e.who, e.hex, who, hex)
+				return false, fmt.Errorf("layer %s: %w: %s says sha256:%s, but %s says sha256:%s", s.name(), ErrDigestMismatch, e.who, e.hex, who, hex)
 			}
 		}
 		s.expect = append(s.expect, expectation{hex: hex, who: who})
+		listed = true
 	}
-	return nil
+	return listed, nil
+}
+
+// ErrNotListed is wrapped when no checksum file lists a layer that is
+// not pinned either: a wrong checksum file must not turn checking off.
+var ErrNotListed = errors.New("no checksum file lists the layer")
+
+// notListed explains which name was looked up, and a few names the
+// checksum files do list.
+func (s *source) notListed(sets []*checksumSet) error {
+	var sources, names []string
+	for _, set := range sets {
+		sources = append(sources, set.file.Source)
+		for n := range set.file.ByName {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	more := ""
+	if len(names) > 5 {
+		more = fmt.Sprintf(", and %d more", len(names)-5)
+		names = names[:5]
+	}
+	listed := "no file names at all"
+	if len(names) > 0 {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = strconv.Quote(n)
+		}
+		listed = "names such as " + strings.Join(quoted, ", ") + more
+	}
+	return fmt.Errorf("layer %s: %w: fl looked up %q in %s, which %s %s. Check the --checksums URL, pin the layer with URL#sha256=HEX, or accept it unchecked with --checksums-optional",
+		s.name(), ErrNotListed, s.fileName(), strings.Join(sources, " and "), plural(len(sources), "lists", "list"), listed)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -89,9 +89,18 @@ func (b *Builder) resolveLayers(ctx context.Context, s *Spec, sums []*checksumSe
 		}
 	}
 	for _, src := range order {
-		if err := src.expectChecksums(sums, urlLayers); err != nil {
+		listed, err := src.expectChecksums(sums, urlLayers)
+		if err != nil {
 			return nil, err
 		}
+		if listed || len(sums) == 0 || src.path != "" || len(src.expect) > 0 {
+			continue
+		}
+		nl := src.notListed(sums)
+		if !s.ChecksumsOptional {
+			return nil, nl
+		}
+		b.Logger.WarnContext(ctx, "layer not checked: --checksums-optional", "layer", src.name(), "err", nl)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)

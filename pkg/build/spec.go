@@ -21,8 +21,11 @@ type Spec struct {
 	Nondistributable bool              `json:"nondistributable,omitempty"`
 	Annotations      map[string]string `json:"annotations,omitempty"`
 	// Checksums are URLs or paths of published checksum files.
-	Checksums []string       `json:"checksums,omitempty"`
-	Platforms []PlatformSpec `json:"platforms"`
+	Checksums []string `json:"checksums,omitempty"`
+	// ChecksumsOptional lets a URL layer that no checksum file lists, and
+	// that is not pinned, through with a warning instead of an error.
+	ChecksumsOptional bool           `json:"checksums-optional,omitempty"`
+	Platforms         []PlatformSpec `json:"platforms"`
 }
 
 // PlatformSpec is one platform's image.

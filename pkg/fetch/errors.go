@@ -102,6 +102,9 @@ func retryable(err error) bool {
 		return false
 	}
 	switch fe.Kind {
+	case ErrDNS:
+		// The name does not resolve: the next mirror, not a retry.
+		return false
 	case ErrConnect:
 		// Nobody listens: the next mirror, not a retry.
 		return !errors.Is(fe.Err, syscall.ECONNREFUSED)

@@ -43,6 +43,10 @@ func Load(ctx context.Context, ref imageref.Ref, opts ...remote.Option) (*image.
 }
 
 func loadLayout(ref imageref.Ref) (*image.Summary, error) {
+	root, err := layoutRoot(ref)
+	if err != nil {
+		return nil, err
+	}
 	p, err := layout.FromPath(ref.Layout)
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", ref.Layout, err)
@@ -50,22 +54,6 @@ func loadLayout(ref imageref.Ref) (*image.Summary, error) {
 	top, err := p.ImageIndex()
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", ref.Layout, err)
-	}
-	im, err := top.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s/index.json: %w", ref.Layout, err)
-	}
-	var root *v1.Descriptor
-	for i, d := range im.Manifests {
-		switch {
-		case ref.Digest != "" && d.Digest.String() == ref.Digest,
-			ref.Tag != "" && d.Annotations["org.opencontainers.image.ref.name"] == ref.Tag,
-			ref.Digest == "" && ref.Tag == "" && len(im.Manifests) == 1:
-			root = &im.Manifests[i]
-		}
-	}
-	if root == nil {
-		return nil, fmt.Errorf("%s: no such image in the layout (it has %d entries; name one with @sha256:... or :TAG)", ref, len(im.Manifests))
 	}
 	s := &image.Summary{Reference: ref.String(), Digest: root.Digest.String(), MediaType: root.MediaType}
 	if root.MediaType.IsIndex() {

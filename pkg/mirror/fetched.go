@@ -125,6 +125,9 @@ func (v *verifier) Read(p []byte) (int, error) {
 	if v.n > v.desc.Size {
 		return n, v.fail(fmt.Errorf("%w: %s sent more than the %d bytes of %s", ErrMismatch, v.from, v.desc.Size, v.desc.Digest))
 	}
+	if err != nil && err != io.EOF {
+		return n, v.fail(err)
+	}
 	if err == io.EOF {
 		if v.n != v.desc.Size {
 			return n, v.fail(fmt.Errorf("%w: %s sent %d bytes of %s, the descriptor says %d", ErrMismatch, v.from, v.n, v.desc.Digest, v.desc.Size))
@@ -148,4 +151,11 @@ func (v *verifier) fail(err error) error {
 	return err
 }
 
-func (v *verifier) Close() error { return v.rc.Close() }
+// Close ends the bar of a stream left part way.
+func (v *verifier) Close() error {
+	if !v.done {
+		v.done = true
+		v.bar.Done(errors.New("closed before the end"))
+	}
+	return v.rc.Close()
+}

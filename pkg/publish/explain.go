@@ -92,7 +92,7 @@ func explainAuth(registry string, err error) error {
 	}
 	switch terr.StatusCode {
 	case 401:
-		return fmt.Errorf("%w: %s answered 401 Unauthorized: log in with `docker login %s` (or `crane auth login %s`); fl reads the docker config and credential helpers: %w", ErrAuth, registry, registry, registry, err)
+		return fmt.Errorf("%w: %s answered 401 Unauthorized: log in with `fl login %s -u USER` (or `docker login %s`, podman login), or give --creds USER:PASS or --authfile FILE; fl reads the docker config, its credential helpers, and $REGISTRY_AUTH_FILE: %w", ErrAuth, registry, registry, registry, err)
 	case 403:
 		return fmt.Errorf("%w: %s answered 403 Forbidden: these credentials may not push here: %w", ErrAuth, registry, err)
 	}

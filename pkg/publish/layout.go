@@ -5,16 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/match"
 
 	"github.com/foreignlayers/fl/pkg/image"
 )
@@ -32,7 +28,7 @@ var _ Publisher = (*Layout)(nil)
 // Publish writes blobs, then manifests, then appends the root to
 // index.json. A directory it created is removed again on failure.
 func (l *Layout) Publish(ctx context.Context, a *image.Artifact) (ref string, err error) {
-	p, created, err := openLayout(l.Dir)
+	created, err := openLayout(l.Dir)
 	if err != nil {
 		return "", err
 	}
@@ -41,6 +37,7 @@ func (l *Layout) Publish(ctx context.Context, a *image.Artifact) (ref string, er
 			_ = os.RemoveAll(l.Dir)
 		}
 	}()
+	p := l.Dir
 	for _, m := range a.Manifests {
 		if err := writeBytes(p, m.ConfigDesc.Digest, m.Config); err != nil {
 			return "", err
@@ -66,45 +63,20 @@ func (l *Layout) Publish(ctx context.Context, a *image.Artifact) (ref string, er
 			return "", err
 		}
 	}
-	if l.Tag != "" {
-		root.Annotations = map[string]string{"org.opencontainers.image.ref.name": l.Tag}
-		if err := p.RemoveDescriptors(match.Annotation("org.opencontainers.image.ref.name", l.Tag)); err != nil {
-			return "", fmt.Errorf("untagging %s in %s: %w", l.Tag, l.Dir, err)
-		}
-	}
-	if err := p.AppendDescriptor(root); err != nil {
-		return "", fmt.Errorf("writing %s/index.json: %w", l.Dir, err)
+	if err := addToIndex(l.Dir, root, l.Tag); err != nil {
+		return "", err
 	}
 	return "oci-layout:" + l.Dir + "@" + root.Digest.String(), nil
 }
 
-func openLayout(dir string) (layout.Path, bool, error) {
-	if p, err := layout.FromPath(dir); err == nil {
-		return p, false, nil
-	}
-	if _, err := os.Stat(dir); err == nil {
-		entries, _ := os.ReadDir(dir)
-		if len(entries) > 0 {
-			return "", false, fmt.Errorf("%s exists and is not an OCI image layout (no index.json): give an empty or new directory", dir)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", false, err
-	}
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		return "", false, fmt.Errorf("creating OCI layout %s: %w", dir, err)
-	}
-	return p, true, nil
-}
-
-func writeBytes(p layout.Path, h v1.Hash, b []byte) error {
+func writeBytes(p string, h v1.Hash, b []byte) error {
 	if err := writeBlob(p, h, int64(len(b)), bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("writing blob %s: %w", h, err)
 	}
 	return nil
 }
 
-func writeLayer(p layout.Path, l image.Layer) error {
+func writeLayer(p string, l image.Layer) error {
 	rc, err := l.Blob.Compressed()
 	if err != nil {
 		return fmt.Errorf("reading layer %s: %w", l.Descriptor.Digest, err)
@@ -120,16 +92,16 @@ func writeLayer(p layout.Path, l image.Layer) error {
 // file, checked for size and digest, then renamed into place. A blob
 // already there is kept. (layout.WriteBlob writes in place, so a failed
 // download would leave a partial blob that later writes take as present.)
-func writeBlob(p layout.Path, h v1.Hash, size int64, r io.Reader) error {
-	dir := filepath.Join(string(p), "blobs", h.Algorithm)
+func writeBlob(p string, h v1.Hash, size int64, r io.Reader) error {
+	dir := filepath.Join(p, "blobs", h.Algorithm)
 	final := filepath.Join(dir, h.Hex)
 	if fi, err := os.Stat(final); err == nil && fi.Size() == size {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+h.Hex+"-")
+	tmp, err := CreateTemp(dir, ".tmp-"+h.Hex+"-")
 	if err != nil {
 		return err
 	}

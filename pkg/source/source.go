@@ -107,7 +107,7 @@ func layoutRoot(ref imageref.Ref) (children, v1.Descriptor, error) {
 		}
 	}
 	if len(found) != 1 {
-		return nil, v1.Descriptor{}, fmt.Errorf("%s: %d images match in the layout (it has %d entries); name one with @sha256:... or :TAG", ref, len(found), len(im.Manifests))
+		return nil, v1.Descriptor{}, fmt.Errorf("%s: %d of the layout's %d %s match; name one with @sha256:... or :TAG", ref, len(found), len(im.Manifests), plural(len(im.Manifests), "entry", "entries"))
 	}
 	return top, found[0], nil
 }
@@ -124,4 +124,11 @@ func LayoutBlobs(dir string) func(v1.Hash) (io.ReadCloser, error) {
 	return func(h v1.Hash) (io.ReadCloser, error) {
 		return os.Open(filepath.Join(dir, "blobs", h.Algorithm, h.Hex))
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
