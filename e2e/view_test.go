@@ -138,16 +138,12 @@ func TestViewMirrors(t *testing.T) {
 }
 
 // writeHostsDir writes containerd's hosts.toml for the registry at addr:
-// pulls and resolves go to /v2/PREFIX/... first (override_path: the path
-// is used as given, without containerd's own /v2), then to the registry.
+// deploy/kubernetes/hosts.toml, the file nodes install, with this
+// server's address: pulls and resolves go to /v2/PREFIX/... first
+// (override_path: the path is used as given), then to the registry.
 func writeHostsDir(t *testing.T, addr string) string {
 	dir := t.TempDir()
-	toml := fmt.Sprintf(`server = "http://%[1]s"
-
-[host."http://%[1]s/v2/%[2]s"]
-  capabilities = ["pull", "resolve"]
-  override_path = true
-`, addr, viewPrefix)
+	toml := deployFile(t, "kubernetes/hosts.toml", addr)
 	if err := os.MkdirAll(filepath.Join(dir, addr), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -157,22 +153,31 @@ func writeHostsDir(t *testing.T, addr string) string {
 	return dir
 }
 
-// writeRegistriesConf writes a containers-registries.conf(5) whose
-// registry at addr has the view as its mirror, both over plain HTTP.
+// writeRegistriesConf writes deploy/registries.conf with this server's
+// address, its registry and mirror over plain HTTP (insecure).
 func writeRegistriesConf(t *testing.T, addr string) string {
 	file := filepath.Join(t.TempDir(), "registries.conf")
-	conf := fmt.Sprintf(`[[registry]]
-location = "%[1]s"
-insecure = true
-
-[[registry.mirror]]
-location = "%[1]s/%[2]s"
-insecure = true
-`, addr, viewPrefix)
+	conf := strings.ReplaceAll(deployFile(t, "registries.conf", addr), `location = "`+addr, "insecure = true\nlocation = \""+addr)
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return file
+}
+
+// deployFile reads an example of deploy/ for the registry at addr (plain
+// HTTP on loopback), and checks it names the view's prefix.
+func deployFile(t *testing.T, name, addr string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "deploy", filepath.FromSlash(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(b), "https://fl-serve.example:5000", "http://"+addr)
+	s = strings.ReplaceAll(s, "fl-serve.example:5000", addr)
+	if !strings.Contains(s, addr+"/"+viewPrefix) && !strings.Contains(s, addr+"/v2/"+viewPrefix) {
+		t.Fatalf("deploy/%s does not point at the view %q", name, viewPrefix)
+	}
+	return s
 }
 
 // ctrImageDigest is the target digest of an image in containerd.

@@ -48,6 +48,10 @@ func TestServeStripURLsView(t *testing.T) {
 			if d, err := crane.Digest(dst + "/copied:1"); err != nil || d != viewDigest {
 				t.Errorf("fl copy --strip-urls pushed %s, the view serves %s (%v)", d, viewDigest, err)
 			}
+			// fl inspect shows it beside the original.
+			if out := mustFL(t, "inspect", "--json", s.addr+"/view/app:1").stdout; !strings.Contains(out, `"strippedDigest": "`+viewDigest+`"`) {
+				t.Errorf("fl inspect does not show the view digest %s:\n%s", viewDigest, out)
+			}
 			// The original is untouched.
 			if raw, _ := crane.Manifest(s.addr + "/view/app:1"); !bytes.Equal(raw, origRaw) {
 				t.Errorf("the original changed")
@@ -139,6 +143,9 @@ func TestServeStripURLsViewIndex(t *testing.T) {
 	want, _ := crane.Digest(dst + "/copied:1")
 	if got := testutil.Sha256(raw); got != want {
 		t.Errorf("the view's index is %s, fl copy --strip-urls pushed %s", got, want)
+	}
+	if out := mustFL(t, "inspect", "--json", s.addr+"/multi/app:1").stdout; !strings.Contains(out, `"strippedDigest": "`+want+`"`) {
+		t.Errorf("fl inspect does not show the index's view digest %s:\n%s", want, out)
 	}
 	for _, c := range idx.Manifests {
 		child, err := crane.Manifest(s.addr + "/flat/multi/app@" + c.Digest.String())
