@@ -66,25 +66,6 @@ func TestAttack2UnicodeHostBypassesDeny(t *testing.T) {
 	}
 }
 
-// B1 (redirect mode). Without --allow-private-networks, fl hands out
-// URLs whose hosts every Go client dials as loopback.
-func TestAttack2RedirectUnicodeLoopback(t *testing.T) {
-	s := serve(t, "--allow-http", "--foreign", "redirect")
-	repo := "attack2/idna-redirect"
-	if st := uploadBlob(t, s.addr, repo, testConfig); st != http.StatusCreated {
-		t.Fatalf("config upload: %d", st)
-	}
-	for _, host := range []string{"ｌｏｃａｌｈｏｓｔ", "１２７.０.０.１", "127。0。0。1", "ⓛocalhost"} {
-		content := []byte("idna " + host)
-		u := "http://" + host + ":9/blob"
-		m := manifestJSON(t, configDesc(), foreign(content, u))
-		status, _ := putManifest(t, s.addr, repo, "t", string(types.DockerManifestSchema2), m)
-		if status != http.StatusBadRequest {
-			resp, _, _ := blob(t, http.MethodGet, s.addr, repo, testutil.Sha256(content))
-			t.Errorf("%s (dialled as loopback by Go clients) accepted at PUT (%d); blob GET answers %d Location %q", u, status, resp.StatusCode, resp.Header.Get("Location"))
-		}
-	}
-}
 
 // B2. Mid-body failover blames the wrong URL. A repository declares the
 // right digest and size at [evil, honest]: evil sends half the size of

@@ -92,7 +92,9 @@ func TestAttackRedirectLoopbackIPv4Forms(t *testing.T) {
 	if st := uploadBlob(t, s.addr, repo, testConfig); st != http.StatusCreated {
 		t.Fatalf("config upload: %d", st)
 	}
-	for _, host := range []string{"2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0"} {
+	// Other IPv4 notations, and (B1 of the second review) hosts every Go
+	// client maps to loopback: full-width letters and digits, other dots.
+	for _, host := range []string{"2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0", "ｌｏｃａｌｈｏｓｔ", "１２７.０.０.１", "127。0。0。1", "ⓛocalhost"} {
 		content := []byte("literal " + host)
 		u := "http://" + host + ":9/blob"
 		m := manifestJSON(t, configDesc(), foreign(content, u))
