@@ -1,8 +1,8 @@
 package commands
 
-// Attacker tests of the second hostile review (branch attack2): each one
-// reproduces a finding and fails while the finding stands. attack2/FINDINGS.md
-// has the write-up.
+// Attacker tests of the second hostile review (B1 to B5): each one
+// reproduces a finding, and failed while the finding stood. The comment
+// above each says what was found and which invariant it broke.
 
 import (
 	"bytes"

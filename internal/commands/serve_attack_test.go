@@ -1,8 +1,8 @@
 package commands
 
-// Attacker tests: each one reproduces a finding of the hostile review on
-// branch attack, and fails while the finding stands. attack/FINDINGS.md
-// has the write-up; attack/*.sh and attack/*/ the command-line PoCs.
+// Attacker tests: each one reproduces a finding (A1 to A8) of the first
+// hostile review of fl serve, and failed while the finding stood. The
+// comment above each says what was found and which invariant it broke.
 
 import (
 	"crypto/rand"
