@@ -66,7 +66,6 @@ func TestAttack2UnicodeHostBypassesDeny(t *testing.T) {
 	}
 }
 
-
 // B2. Mid-body failover blames the wrong URL. A repository declares the
 // right digest and size at [evil, honest]: evil sends half the size of
 // wrong bytes and drops the connection; the fetch goes on at honest with a

@@ -200,7 +200,9 @@ func (a *Auth) identify(r *http.Request) (identity, error) {
 	switch {
 	case strings.EqualFold(scheme, "Basic"):
 		user, pass, ok := r.BasicAuth()
-		if !ok {
+		if !ok || len(user) > maxUserLen || len(pass) > maxPasswordLen {
+			// Longer than any user of the file, or than bcrypt reads:
+			// refused without a check, whoever it names.
 			return identity{}, errBadCredentials
 		}
 		ok, err := a.check(r.Context(), user, pass, r.RemoteAddr)
@@ -306,3 +308,9 @@ func tooManyChecks(w http.ResponseWriter) {
 // bcryptSlots is how many bcrypt runs go at once: half the CPUs, so that
 // credential checks never take all of them.
 func bcryptSlots() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// The longest user name and password a check is run for.
+const (
+	maxUserLen     = 256
+	maxPasswordLen = 1024
+)

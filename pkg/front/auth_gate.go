@@ -5,50 +5,81 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
+	"time"
 )
 
 // errTooManyChecks is a credential check refused before bcrypt: too many
-// checks wait already, in all or from the client's address.
+// checks wait already, in all or from the client's address, or it waited
+// too long.
 var errTooManyChecks = errors.New("too many credential checks waiting")
 
 // At most this many credential checks wait for bcrypt, in all and per
-// client address; more are answered 429 at once.
+// client address, and none waits longer than maxCheckWait; more are
+// answered 429 at once.
 const (
 	maxWaitingChecks    = 4096
 	maxWaitingPerClient = 256
+	maxCheckWait        = 30 * time.Second
 )
 
-// gate hands out bcrypt slots fairly: a free slot goes to the next user
-// name in turn that has a check waiting, so a flood of guesses at one
-// user delays every other user by at most one bcrypt per flooded name,
-// and delays the flooded user itself only by the guesses already queued
-// for it (never refuses it while it has room to wait).
+// gate hands out bcrypt slots fairly: a free slot goes to the next client
+// address in turn that has a check waiting (an IPv6 client by its /64),
+// and within an address to the next user name in turn. So a flood from
+// one address delays checks from any other address by about one bcrypt,
+// whatever user names it makes up; within one address (a NAT) a flood of
+// guesses at one user delays other users by about one bcrypt too; and the
+// flooded user itself only waits behind the guesses already queued for
+// it (it is never refused while there is room to wait).
 type gate struct {
 	mu       sync.Mutex
-	free     int                   // slots nobody holds
-	queues   map[string]*list.List // user name -> waiting checks
-	turn     *list.List            // user names with checks waiting, in turn
+	free     int                 // slots nobody holds
+	clients  map[string]*clientQ // address -> its waiting checks
+	turn     *list.List          // addresses with checks waiting, in turn
 	waiting  int
 	byClient map[string]int
 }
 
+// clientQ is one address's waiting checks, by user name, in turn.
+type clientQ struct {
+	users map[string]*list.List
+	turn  *list.List
+	el    *list.Element // in gate.turn
+}
+
 type waiter struct {
-	ready  chan struct{}
-	client string
-	el     *list.Element // in its user's queue
+	ready        chan struct{}
+	client, user string
+	el           *list.Element // in its user's queue
 }
 
 func newGate(slots int) *gate {
-	return &gate{free: slots, queues: map[string]*list.List{}, turn: list.New(), byClient: map[string]int{}}
+	return &gate{free: slots, clients: map[string]*clientQ{}, turn: list.New(), byClient: map[string]int{}}
+}
+
+// clientKey is the address a check counts against: the IP, or an IPv6
+// address's /64 (one host gets a whole /64).
+func clientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 // acquire waits for a bcrypt slot for a check of user from remoteAddr.
 func (g *gate) acquire(ctx context.Context, user, remoteAddr string) (release func(), err error) {
-	client, _, splitErr := net.SplitHostPort(remoteAddr)
-	if splitErr != nil {
-		client = remoteAddr
-	}
+	client := clientKey(remoteAddr)
 	g.mu.Lock()
 	if g.free > 0 && g.waiting == 0 {
 		g.free--
@@ -59,35 +90,51 @@ func (g *gate) acquire(ctx context.Context, user, remoteAddr string) (release fu
 		g.mu.Unlock()
 		return nil, errTooManyChecks
 	}
-	w := &waiter{ready: make(chan struct{}), client: client}
-	q := g.queues[user]
-	if q == nil {
-		q = list.New()
-		g.queues[user] = q
-		g.turn.PushBack(user)
-	}
-	w.el = q.PushBack(w)
-	g.waiting++
-	g.byClient[client]++
+	w := &waiter{ready: make(chan struct{}), client: client, user: user}
+	g.enqueueLocked(w)
 	g.mu.Unlock()
 
+	t := time.NewTimer(maxCheckWait)
+	defer t.Stop()
+	var cause error
 	select {
 	case <-w.ready:
 		return g.release, nil
 	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-t.C:
+		cause = errTooManyChecks
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	select {
-	case <-w.ready: // handed a slot as the context ended: give it on
+	case <-w.ready: // handed a slot as it gave up: give it on
 		g.handOnLocked()
 	default:
-		g.dropLocked(user, w)
+		g.dropLocked(w)
 	}
-	return nil, ctx.Err()
+	return nil, cause
 }
 
-// release gives a slot back, to the next user in turn.
+func (g *gate) enqueueLocked(w *waiter) {
+	c := g.clients[w.client]
+	if c == nil {
+		c = &clientQ{users: map[string]*list.List{}, turn: list.New()}
+		g.clients[w.client] = c
+		c.el = g.turn.PushBack(w.client)
+	}
+	q := c.users[w.user]
+	if q == nil {
+		q = list.New()
+		c.users[w.user] = q
+		c.turn.PushBack(w.user)
+	}
+	w.el = q.PushBack(w)
+	g.waiting++
+	g.byClient[w.client]++
+}
+
+// release gives a slot back, to the next waiting check in turn.
 func (g *gate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -100,30 +147,47 @@ func (g *gate) handOnLocked() {
 		g.free++
 		return
 	}
-	user := g.turn.Remove(front).(string)
-	q := g.queues[user]
+	client := front.Value.(string)
+	c := g.clients[client]
+	user := c.turn.Remove(c.turn.Front()).(string)
+	q := c.users[user]
 	w := q.Remove(q.Front()).(*waiter)
-	g.doneWaitingLocked(w)
 	if q.Len() == 0 {
-		delete(g.queues, user)
+		delete(c.users, user)
 	} else {
-		g.turn.PushBack(user) // its next check waits for its next turn
+		c.turn.PushBack(user) // its next check waits for its next turn
 	}
+	g.turn.Remove(front)
+	if c.turn.Len() == 0 {
+		delete(g.clients, client)
+	} else {
+		c.el = g.turn.PushBack(client)
+	}
+	g.doneWaitingLocked(w)
 	close(w.ready)
 }
 
-// dropLocked takes a waiter that gave up out of its queue.
-func (g *gate) dropLocked(user string, w *waiter) {
-	q := g.queues[user]
+// dropLocked takes a waiter that gave up out of its queues.
+func (g *gate) dropLocked(w *waiter) {
+	c := g.clients[w.client]
+	q := c.users[w.user]
 	q.Remove(w.el)
-	g.doneWaitingLocked(w)
 	if q.Len() == 0 {
-		delete(g.queues, user)
-		for e := g.turn.Front(); e != nil; e = e.Next() {
-			if e.Value.(string) == user {
-				g.turn.Remove(e)
-				break
-			}
+		delete(c.users, w.user)
+		removeValue(c.turn, w.user)
+	}
+	if c.turn.Len() == 0 {
+		g.turn.Remove(c.el)
+		delete(g.clients, w.client)
+	}
+	g.doneWaitingLocked(w)
+}
+
+func removeValue(l *list.List, v string) {
+	for e := l.Front(); e != nil; e = e.Next() {
+		if e.Value.(string) == v {
+			l.Remove(e)
+			return
 		}
 	}
 }

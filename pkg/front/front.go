@@ -219,8 +219,8 @@ func (h *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.auth.Allow(sw, r, rt.access(r.Method)) {
 		return
 	}
-	if h.inView(&rt) {
-		h.serveView(sw, r, rt)
+	if vr := rt; h.inView(&vr) { // rt keeps the name asked for, for the log
+		h.serveView(sw, r, vr)
 		return
 	}
 	switch {

@@ -195,6 +195,7 @@ func (h *Front) deleteManifest(w http.ResponseWriter, r *http.Request, rt route)
 	d, isDigest := rt.digest()
 	if isDigest {
 		h.recorded.forget(rt.repo.String() + "@" + d.String())
+		h.views.forget(rt.repo.String() + "@" + d.String())
 	}
 	if isDigest && h.authz == nil {
 		if err := h.index.Forget(r.Context(), rt.repo, d); err != nil {

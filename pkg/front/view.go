@@ -128,7 +128,11 @@ func (h *Front) viewManifest(w *statusWriter, r *http.Request, rt route) {
 func (h *Front) viewOf(ctx context.Context, r *http.Request, repo name.Repository, orig v1.Hash, contentType string, body []byte) ([]byte, error) {
 	key := repo.String() + "@" + orig.String()
 	if view, ok := h.views.get(key); ok {
-		return view, nil
+		// Another manifest with the same view (pushed again with other
+		// URLs) may have been deleted, and its mapping with it.
+		if _, err := h.index.OriginalOf(ctx, repo, sha256Hash(view)); err == nil || sha256Hash(view) == orig {
+			return view, nil
+		}
 	}
 	view, err := h.strip(ctx, r, repo, contentType, body)
 	if err != nil {
@@ -161,12 +165,16 @@ func (h *Front) strip(ctx context.Context, r *http.Request, repo name.Repository
 	var doc struct {
 		MediaType string            `json:"mediaType"`
 		Manifests []json.RawMessage `json:"manifests"`
+		Layers    []json.RawMessage `json:"layers"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, err
 	}
-	if !isIndex(contentType, doc.MediaType, doc.Manifests != nil) {
-		return mirror.StripManifest(body)
+	// Whatever it is, nothing in it keeps urls: an image manifest with a
+	// "manifests" member, or an index with "layers", is stripped as both.
+	body, err := mirror.StripManifest(body)
+	if err != nil || !isIndex(contentType, doc.MediaType, doc.Manifests != nil && doc.Layers == nil) {
+		return body, err
 	}
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(body, &idx); err != nil {
@@ -207,13 +215,16 @@ func (h *Front) childView(ctx context.Context, r *http.Request, repo name.Reposi
 	return desc, nil
 }
 
-func isIndex(contentType, mediaType string, hasManifests bool) bool {
+// isIndex tells an index from its media types; a document that names
+// none is an index only if it has manifests and no layers.
+func isIndex(contentType, mediaType string, onlyManifests bool) bool {
 	for _, t := range []string{contentType, mediaType} {
 		if strings.Contains(t, "manifest.list") || strings.Contains(t, "image.index") {
 			return true
 		}
 	}
-	return hasManifests
+	known := func(t string) bool { return strings.Contains(t, "manifest") }
+	return !known(contentType) && !known(mediaType) && onlyManifests
 }
 
 // recordServed records the foreign layers of a manifest the backend

@@ -29,7 +29,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, onMetrics bo
 		}
 		s.admin.ServeHTTP(w, r)
 	case onMetrics:
-		if !loopbackPeer(r) {
+		if !loopbackPeer(r) || !loopbackHost(r) {
 			admin.WriteError(w, http.StatusForbidden, "without --htpasswd, the cache admin endpoint answers only clients on loopback")
 			return
 		}
@@ -55,6 +55,22 @@ func loopbackPeer(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// loopbackHost reports whether the request asked for a loopback name or
+// address: a web page that rebinds its own name to 127.0.0.1 still sends
+// that name.
+func loopbackHost(r *http.Request) bool {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()

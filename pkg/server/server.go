@@ -128,8 +128,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		// Registry requests carry small headers; a credential check that
+		// waits for bcrypt holds its request's.
+		MaxHeaderBytes: 64 << 10,
+		IdleTimeout:    2 * time.Minute,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -258,7 +261,7 @@ func (s *Server) serve(ctx context.Context) {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	if s.mln != nil {
-		s.msrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.msrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 		go func() {
 			if err := s.msrv.Serve(s.mln); !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("the metrics listener stopped", "addr", s.cfg.MetricsAddr, "err", err)

@@ -59,10 +59,15 @@ func (x *FSIndex) RecordView(_ context.Context, repo name.Repository, original v
 	mu.Lock()
 	defer mu.Unlock()
 	var have strippedRecord
+	var back viewRecord
 	if ok, err := readJSON(x.strippedPath(repo, original), &have); err != nil {
 		return err
 	} else if ok && have.View.Digest == view.Digest && have.View.Size == view.Size {
-		return nil
+		// Recorded; the way back may be gone with another manifest that
+		// had the same view.
+		if found, err := readJSON(x.viewPath(repo, view.Digest), &back); err != nil || found || view.Digest == original {
+			return err
+		}
 	}
 	x.views.Delete(viewKey{false, repo.String(), view.Digest})
 	x.views.Delete(viewKey{true, repo.String(), original})
@@ -136,9 +141,16 @@ func (x *FSIndex) forgetViewLocked(repo name.Repository, manifest v1.Hash) error
 	}
 	x.views.Delete(viewKey{true, repo.String(), manifest})
 	if checkDigest(rec.View.Digest) == nil && rec.View.Digest != manifest {
-		x.views.Delete(viewKey{false, repo.String(), rec.View.Digest})
-		if err := removeRecord(x.viewPath(repo, rec.View.Digest)); err != nil {
+		// The way back goes only if it leads here: other manifests may
+		// share the view (the same image pushed with other URLs).
+		var back viewRecord
+		if ok, err := readJSON(x.viewPath(repo, rec.View.Digest), &back); err != nil {
 			return err
+		} else if ok && back.Original == manifest {
+			x.views.Delete(viewKey{false, repo.String(), rec.View.Digest})
+			if err := removeRecord(x.viewPath(repo, rec.View.Digest)); err != nil {
+				return err
+			}
 		}
 	}
 	return removeRecord(x.strippedPath(repo, manifest))
