@@ -3,7 +3,7 @@ package commands
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -79,19 +79,17 @@ func TestCacheAdminHtpasswd(t *testing.T) {
 		t.Errorf("fl cache ls:\n%s", text)
 	}
 
-	// A client reading the layer slowly holds it open: 409.
-	req, _ := http.NewRequest(http.MethodGet, server+"/v2/cache/a/blobs/"+l.Digest, nil)
-	resp, err := http.DefaultClient.Do(req)
+	// A client reading the layer slowly (a small receive buffer keeps the
+	// server writing) holds it open: 409.
+	d, err := v1.NewHash(l.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.ReadFull(resp.Body, make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
+	slow := slowGet(t, s.addr, "cache/a", v1.Descriptor{Digest: d})
 	if r := fl(t, "cache", "rm", "--server", server, l.Digest); r.code == 0 || !strings.Contains(r.stderr, "409") {
 		t.Errorf("fl cache rm of a layer being read: exit %d\n%s", r.code, r.stderr)
 	}
-	resp.Body.Close()
+	slow.resp.Body.Close()
 
 	var r result
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
