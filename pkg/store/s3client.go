@@ -1,10 +1,10 @@
 package store
 
 import (
-	"crypto/md5"
-	"encoding/hex"
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
