@@ -108,3 +108,24 @@ func TestS3IndexReplicas(t *testing.T) {
 		t.Errorf("URLs = %q, want %q", got.URLs, want)
 	}
 }
+
+// TestS3Cache runs the Cache suite on versitygw: each test in a bucket of
+// its own; reopening makes a new cache over the same objects.
+func TestS3Cache(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Versitygw(t)
+	storetest.TestCache(t, func(t *testing.T, o storetest.CacheOptions) (store.Cache, func(*testing.T) store.Cache) {
+		loc := s3Location(t, srv)
+		so := store.S3CacheOptions{MaxBytes: o.MaxBytes, SpoolDir: t.TempDir()}
+		return openS3Cache(t, loc, so), func(t *testing.T) store.Cache { return openS3Cache(t, loc, so) }
+	})
+}
+
+func openS3Cache(t *testing.T, loc store.S3Location, o store.S3CacheOptions) *store.S3Cache {
+	t.Helper()
+	c, err := store.OpenS3Cache(context.Background(), loc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
