@@ -16,6 +16,12 @@ func (c *S3Cache) Create(ctx context.Context, d v1.Hash, size int64) (Writer, er
 		return nil, err
 	}
 	c.mu.Lock()
+	// An eviction of d in flight must end first: its delete would
+	// otherwise remove what this writer commits.
+	if err := c.waitDeletedLocked(ctx, d); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
 	victims, err := c.planLocked(d, size)
 	if err == nil {
 		c.evictLocked(victims)

@@ -27,12 +27,17 @@ type casState[T any] struct {
 }
 
 // casUpdate applies f to the record of key and writes the result with a
-// conditional write, reading again and retrying when another writer got
-// there first. first, when not nil, is the state already read. f gets a
+// conditional write, holding the record's lock (s3lock.go), reading again
+// and retrying when another writer got there first. first, when not nil, is the state already read. f gets a
 // fresh record each round (the zero T when the object is absent, with
 // exists false). It returns the record as it is after the update, nil
 // for none.
 func casUpdate[T any](ctx context.Context, l S3Location, key string, first *casState[T], f func(rec *T, exists bool) (casAction, error)) (*T, error) {
+	unlock, err := l.lock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		var st casState[T]
 		if attempt == 0 && first != nil {

@@ -23,11 +23,14 @@ import (
 //	PREFIX/index/v1/REPO/_views/ALG/HEX      a view digest: the manifest it is the view of
 //	PREFIX/index/v1/REPO/_stripped/ALG/HEX   a manifest: its view's digest and size
 //
-// Several replicas share the objects. Every read-modify-write is a
-// conditional write (If-Match on the ETag read, If-None-Match: * to
-// create), retried a bounded number of times when another writer got
+// Several replicas share the objects. Every read-modify-write holds the
+// record's lock (an object created with If-None-Match: *, see s3lock.go)
+// and is a conditional write (If-Match on the ETag read, If-None-Match: *
+// to create), retried a bounded number of times when another writer got
 // there first; writes of one repository within a process are also
-// serialized, so only replicas race. Lookups are answered from a bounded
+// serialized, so only replicas race. A record that loses its last
+// manifest stays as an empty tombstone rather than being deleted, so
+// that no delete has to be ordered against a conditional write. Lookups are answered from a bounded
 // in-memory cache of recent results: a found entry for PositiveTTL, a
 // missing one for NegativeTTL. A replica therefore sees another's writes
 // within those delays; its own at once.
