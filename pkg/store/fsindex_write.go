@@ -21,25 +21,9 @@ func (x *FSIndex) Record(ctx context.Context, repo name.Repository, manifest v1.
 	if err := x.checkArgs(repo, manifest); err != nil {
 		return err
 	}
-	// Group by digest, in order: one manifest may name a digest twice.
-	var order []v1.Hash
-	want := map[v1.Hash]v1.Descriptor{}
-	for _, d := range descs {
-		if err := checkDescriptor(d); err != nil {
-			return fmt.Errorf("index: manifest %s of %s: %w", manifest, repo, err)
-		}
-		have, ok := want[d.Digest]
-		switch {
-		case !ok:
-			order = append(order, d.Digest)
-			d.URLs = appendNew(nil, d.URLs...)
-			want[d.Digest] = d
-		case have.Size != d.Size:
-			return fmt.Errorf("index: manifest %s of %s declares %s with sizes %d and %d: %w", manifest, repo, d.Digest, have.Size, d.Size, ErrConflict)
-		default:
-			have.URLs = appendNew(have.URLs, d.URLs...)
-			want[d.Digest] = have
-		}
+	order, want, err := groupDescriptors(repo, manifest, descs)
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -171,6 +155,31 @@ func (x *FSIndex) checkArgs(repo name.Repository, manifest v1.Hash) error {
 		return fmt.Errorf("index: manifest: %w", err)
 	}
 	return nil
+}
+
+// groupDescriptors checks descs and merges them by digest, in the order
+// first seen: one manifest may name a digest twice, with the same size.
+func groupDescriptors(repo name.Repository, manifest v1.Hash, descs []v1.Descriptor) ([]v1.Hash, map[v1.Hash]v1.Descriptor, error) {
+	var order []v1.Hash
+	want := map[v1.Hash]v1.Descriptor{}
+	for _, d := range descs {
+		if err := checkDescriptor(d); err != nil {
+			return nil, nil, fmt.Errorf("index: manifest %s of %s: %w", manifest, repo, err)
+		}
+		have, ok := want[d.Digest]
+		switch {
+		case !ok:
+			order = append(order, d.Digest)
+			d.URLs = appendNew(nil, d.URLs...)
+			want[d.Digest] = d
+		case have.Size != d.Size:
+			return nil, nil, fmt.Errorf("index: manifest %s of %s declares %s with sizes %d and %d: %w", manifest, repo, d.Digest, have.Size, d.Size, ErrConflict)
+		default:
+			have.URLs = appendNew(have.URLs, d.URLs...)
+			want[d.Digest] = have
+		}
+	}
+	return order, want, nil
 }
 
 // checkDescriptor accepts what the index can hold: a foreign layer with a
