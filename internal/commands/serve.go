@@ -14,6 +14,7 @@ import (
 	"github.com/foreignlayers/fl/pkg/front"
 	"github.com/foreignlayers/fl/pkg/policy"
 	"github.com/foreignlayers/fl/pkg/server"
+	"github.com/foreignlayers/fl/pkg/store"
 )
 
 type serveOptions struct {
@@ -46,6 +47,9 @@ type serveOptions struct {
 	proxy           string
 	useEnvProxy     bool
 	accessLog       bool
+	s3              store.S3Config
+	secretFile      string
+	coordination    string
 }
 
 func newServe(g *globals) *cobra.Command {
@@ -117,6 +121,12 @@ func (o *serveOptions) flags(cmd *cobra.Command) {
 	f.StringVar(&o.proxy, "proxy", "", "fetch layer URLs through this egress proxy (http(s)://HOST:PORT); fl checks each host's addresses before asking it")
 	f.BoolVar(&o.useEnvProxy, "use-env-proxy", false, "fetch layer URLs through the proxy HTTPS_PROXY, HTTP_PROXY and NO_PROXY name")
 	f.BoolVar(&o.accessLog, "access-log", false, "log one line per request (route, repository, status, bytes, duration, user) at info")
+	f.StringVar(&o.s3.Bucket, "s3-bucket", "", "keep the registry's storage, the index and the cache in this S3 bucket, shared by replicas (docs/SCALE.md); credentials from the AWS environment and config chain")
+	f.StringVar(&o.s3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible server (path-style addressing); empty for AWS")
+	f.StringVar(&o.s3.Prefix, "s3-prefix", "", "key prefix of everything fl keeps in --s3-bucket")
+	f.StringVar(&o.s3.Region, "s3-region", "", "region of --s3-bucket (default: the AWS chain's, or us-east-1)")
+	f.StringVar(&o.secretFile, "secret-file", "", "file holding the secret that signs uploads in progress, the same for every replica (default: random per process)")
+	f.StringVar(&o.coordination, "coordination", server.CoordinationS3, "with --s3-bucket, how replicas share fetches: none (each replica fetches a layer once); s3 (one fetch across replicas) is not built yet")
 }
 
 func (o *serveOptions) policy() (*policy.Policy, error) {
@@ -145,6 +155,7 @@ func (o *serveOptions) run(cmd *cobra.Command, g *globals, cli map[string][]stri
 		Htpasswd: o.htpasswd, AuthPulls: o.authPulls, TLSCert: o.tlsCert, TLSKey: o.tlsKey, MetricsAddr: o.metricsAddr, StripURLsPrefix: o.stripPrefix,
 		ShutdownTimeout: o.shutdownTimeout, Logger: g.logger,
 		Proxy: o.proxy, UseEnvProxy: o.useEnvProxy, AccessLog: accessLog,
+		S3: o.s3, SecretFile: o.secretFile, Coordination: o.coordination,
 	})
 	if err != nil {
 		return err

@@ -15,14 +15,22 @@ import (
 	repomw "github.com/distribution/distribution/v3/registry/middleware/repository"
 
 	"github.com/foreignlayers/fl/pkg/ocierr"
+	"github.com/foreignlayers/fl/pkg/store"
 )
 
 // EmbeddedOptions configure the embedded registry.
 type EmbeddedOptions struct {
 	// RootDir is the filesystem storage root. Empty means in-memory
-	// storage (for tests).
+	// storage (for tests), unless S3 is set.
 	RootDir string
-	Logger  *slog.Logger
+	// S3, if set, is the bucket the registry keeps its storage in, under
+	// PREFIX/registry/, through distribution's s3-aws driver (s3.go).
+	S3 *store.S3Config
+	// Secret signs the state of uploads in progress. Replicas that share
+	// storage share it, so that an upload started on one can go on on
+	// another; empty takes a random secret for this process.
+	Secret string
+	Logger *slog.Logger
 }
 
 var registerOnce sync.Once
@@ -40,21 +48,30 @@ func Embedded(ctx context.Context, o EmbeddedOptions) (http.Handler, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	bridgeLogrus(o.Logger)
-	secret := make([]byte, 16)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, err
+	secret := o.Secret
+	if secret == "" {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		secret = hex.EncodeToString(b)
 	}
 	cfg := &configuration.Configuration{Version: "0.1"}
 	cfg.Log.AccessLog.Disabled = true
-	cfg.HTTP.Secret = hex.EncodeToString(secret)
+	cfg.HTTP.Secret = secret
 	cfg.Storage = configuration.Storage{
 		"delete":      configuration.Parameters{"enabled": true},
 		"cache":       configuration.Parameters{"blobdescriptor": "inmemory"},
 		"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
 	}
-	if o.RootDir == "" {
+	switch {
+	case o.S3 != nil:
+		cfg.Storage["s3"] = s3Parameters(*o.S3)
+		// Clients get blobs from fl, never a presigned URL to the bucket.
+		cfg.Storage["redirect"] = configuration.Parameters{"disable": true}
+	case o.RootDir == "":
 		cfg.Storage["inmemory"] = configuration.Parameters{}
-	} else {
+	default:
 		cfg.Storage["filesystem"] = filesystemParameters(o.RootDir)
 	}
 	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}

@@ -66,6 +66,17 @@ type Config struct {
 	Resolver policy.Resolver
 	// AccessLog, if set, gets one line per request.
 	AccessLog *slog.Logger
+	// S3, if its Bucket is set, keeps the embedded registry's storage,
+	// the index and the cache in that bucket, so that replicas can share
+	// them (docs/SCALE.md); --data-dir then holds only the spool of blobs
+	// in flight.
+	S3 store.S3Config
+	// SecretFile holds the secret the embedded registry signs uploads in
+	// progress with; replicas share it. Without it the secret is random.
+	SecretFile string
+	// Coordination is how replicas on S3 share fetches: CoordinationNone
+	// (each fetches a layer once) is the one built.
+	Coordination string
 	// FetchOptions are added to the client that reads foreign URLs
 	// (tests use them for short timeouts).
 	FetchOptions []fetch.Option
@@ -110,6 +121,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	if cfg.Upstream != "" && cfg.Htpasswd != "" {
 		return nil, errors.New("--htpasswd is for the embedded registry; with --upstream, the upstream registry does its own auth")
+	}
+	if cfg.Upstream != "" && cfg.SecretFile != "" {
+		return nil, errors.New("--secret-file is for the embedded registry's uploads; with --upstream, the upstream registry takes them")
+	}
+	if cfg.S3.Bucket == "" && (cfg.S3.Endpoint != "" || cfg.S3.Prefix != "" || cfg.S3.Region != "") {
+		return nil, errors.New("--s3-endpoint, --s3-prefix and --s3-region need --s3-bucket")
+	}
+	if err := checkCoordination(cfg.Coordination, cfg.S3.Bucket != ""); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, done: make(chan error, 1), policy: policy.NewLive(cfg.Policy)}
 	defer func() {
@@ -168,6 +188,34 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
+	secret, err := readSecret(cfg.SecretFile)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		idx   store.Index
+		cache store.Cache
+		adm   http.Handler
+		onS3  *store.S3Config
+	)
+	if cfg.S3.Bucket != "" {
+		st, err := s.openS3(ctx, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		idx, cache, adm = st.index, st.cache, noAdmin
+		cfg, onS3 = s.cfg, &s.cfg.S3
+	} else {
+		fsIdx, err := store.OpenFSIndex(filepath.Join(dataDir, "index"))
+		if err != nil {
+			return nil, err
+		}
+		fsCache, err := store.OpenFSCache(filepath.Join(dataDir, "cache"), store.FSCacheOptions{MaxBytes: cfg.CacheMaxSize, MinFree: cfg.CacheMinFree, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		idx, cache, adm = fsIdx, fsCache, &admin.Handler{Cache: fsCache, Index: fsIdx, Logger: cfg.Logger}
+	}
 	var be http.Handler
 	if cfg.Upstream != "" {
 		u, err := url.Parse(cfg.Upstream)
@@ -177,15 +225,7 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 		if be, err = backend.Upstream(u, nil, cfg.Logger); err != nil {
 			return nil, err
 		}
-	} else if be, err = backend.Embedded(ctx, backend.EmbeddedOptions{RootDir: filepath.Join(dataDir, "registry"), Logger: cfg.Logger}); err != nil {
-		return nil, err
-	}
-	idx, err := store.OpenFSIndex(filepath.Join(dataDir, "index"))
-	if err != nil {
-		return nil, err
-	}
-	cache, err := store.OpenFSCache(filepath.Join(dataDir, "cache"), store.FSCacheOptions{MaxBytes: cfg.CacheMaxSize, MinFree: cfg.CacheMinFree, Logger: cfg.Logger})
-	if err != nil {
+	} else if be, err = backend.Embedded(ctx, backend.EmbeddedOptions{RootDir: filepath.Join(dataDir, "registry"), S3: onS3, Secret: secret, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	if cfg.Htpasswd != "" {
@@ -213,7 +253,7 @@ func (s *Server) handler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	s.ops = opsHandler(reg)
-	s.admin = &admin.Handler{Cache: cache, Index: idx, Logger: cfg.Logger}
+	s.admin = adm
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, admin.Prefix) {
 			s.serveAdmin(w, r, false)
@@ -278,7 +318,11 @@ func (s *Server) serve(ctx context.Context) {
 		auth = "htpasswd, pushes; anonymous pulls"
 	}
 	s.log.Info("fl serve listening", "addr", s.Addr(), "tls", s.tls, "foreign", s.cfg.Mode, "upstream", s.cfg.Upstream, "data_dir", s.cfg.DataDir,
-		"auth", auth, "cache_max_size", s.cfg.CacheMaxSize, "url_policy", s.cfg.Policy.String(), "metrics_addr", s.cfg.MetricsAddr, "strip_urls_prefix", s.cfg.StripURLsPrefix)
+		"auth", auth, "cache_max_size", s.cfg.CacheMaxSize, "url_policy", s.cfg.Policy.String(), "metrics_addr", s.cfg.MetricsAddr, "strip_urls_prefix", s.cfg.StripURLsPrefix,
+		"s3_bucket", s.cfg.S3.Bucket, "s3_prefix", s.cfg.S3.Prefix, "coordination", s.coordination())
+	if s.cfg.S3.Bucket != "" && s.cfg.Upstream == "" && s.cfg.SecretFile == "" {
+		s.log.Warn("--s3-bucket without --secret-file: an upload must stay on the replica that started it; give every replica the same --secret-file")
+	}
 	if s.cfg.Upstream == "" && s.cfg.Htpasswd == "" {
 		s.log.Warn("no --htpasswd: anyone who can reach " + s.Addr() + " can push and delete")
 	}
