@@ -125,7 +125,8 @@ func TestServeS3ReplicaCacheHit(t *testing.T) {
 
 // Stopping a replica and starting it again loses nothing: the image, the
 // cached layer (no new upstream request), and an upload it had started,
-// which goes on after the restart since the secret is the same.
+// which goes on after the restart since the secret is the same. What a
+// crash left in its spool is removed.
 func TestServeS3ReplicaRestart(t *testing.T) {
 	f := newS3Fleet(t, 2)
 	img := pushRoundRobin(t, f, "scale/restart", 64<<10, 64<<10)
@@ -136,8 +137,15 @@ func TestServeS3ReplicaRestart(t *testing.T) {
 	loc := uploadStep(t, http.MethodPost, "http://"+a+"/v2/"+img.repo+"/blobs/uploads/", nil, http.StatusAccepted, nil)
 	loc = uploadStep(t, http.MethodPatch, loc.String(), blob[:100<<10], http.StatusAccepted, http.Header{"Content-Range": {"0-102399"}})
 
+	stale := filepath.Join(f.replicas[0].dataDir, "spool", "fl-s3-blob-crashed")
+	if err := os.WriteFile(stale, []byte("left by a crash"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	f.restart(t, 0)
 	f.restart(t, 1)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a spool file a crash left is still there after the restart: %v", err)
+	}
 	for _, r := range f.replicas {
 		img.want(t, r.addr)
 	}

@@ -49,7 +49,7 @@ func checkCoordination(mode string, onS3 bool) error {
 
 // openS3 connects to the bucket, checks that its conditional writes are
 // atomic (the index's record locks rely on them), opens the index and the
-// cache (spooling under dataDir), and aborts the cache's multipart uploads
+// cache (spooling under dataDir/spool, emptied first), and aborts the cache's multipart uploads
 // older than twice the longest fetch, which only a dead writer leaves. It
 // fills in cfg.S3.Region with the region the AWS chain resolved, for the
 // embedded registry's driver.
@@ -71,7 +71,13 @@ func (s *Server) openS3(ctx context.Context, dataDir string) (*s3Stores, error) 
 	if err != nil {
 		return nil, err
 	}
-	cache, err := store.OpenS3Cache(ctx, loc, store.S3CacheOptions{MaxBytes: cfg.CacheMaxSize, SpoolDir: filepath.Join(dataDir, "spool"), Logger: cfg.Logger})
+	// The data dir's lock makes the spool this process's alone: what a
+	// crash left there is nobody's.
+	spool := filepath.Join(dataDir, "spool")
+	if err := os.RemoveAll(spool); err != nil {
+		return nil, fmt.Errorf("--data-dir: emptying the spool: %w", err)
+	}
+	cache, err := store.OpenS3Cache(ctx, loc, store.S3CacheOptions{MaxBytes: cfg.CacheMaxSize, SpoolDir: spool, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
