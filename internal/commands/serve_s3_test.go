@@ -206,3 +206,26 @@ func TestServeS3NotAtomic(t *testing.T) {
 		t.Errorf("fl serve on a store without atomic creates: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// The control: a replica without the shared secret cannot continue an
+// upload another replica started.
+func TestServeS3ReplicaOtherSecret(t *testing.T) {
+	f := newS3Fleet(t, 1)
+	i := slices.Index(f.args, "--secret-file")
+	other := serve(t, slices.Delete(slices.Clone(f.args), i, i+2)...)
+	loc := uploadStep(t, http.MethodPost, "http://"+f.replicas[0].addr+"/v2/scale/secret/blobs/uploads/", nil, http.StatusAccepted, nil)
+	loc.Host = other.addr
+	req, _ := http.NewRequest(http.MethodPatch, loc.String(), strings.NewReader("data"))
+	req.Header.Set("Content-Range", "0-3")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 {
+		t.Errorf("PATCH on a replica with another secret: %s, want an error", resp.Status)
+	}
+	if !strings.Contains(other.stderr.String(), "without --secret-file") {
+		t.Errorf("no warning about the missing --secret-file:\n%s", other.stderr.String())
+	}
+}
