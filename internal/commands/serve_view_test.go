@@ -98,13 +98,13 @@ func TestServeStripURLsView(t *testing.T) {
 				t.Errorf("view tags: %d %s", status, tags)
 			}
 			// Writes under the view are refused, naming the original.
-			for _, w := range []struct{ method, path string }{
-				{http.MethodPut, "/v2/flat/view/app/manifests/2"},
-				{http.MethodPost, "/v2/flat/view/app/blobs/uploads/"},
-				{http.MethodDelete, "/v2/flat/view/app/manifests/" + viewDigest},
+			for _, w := range []struct{ method, path, say string }{
+				{http.MethodPut, "/v2/flat/view/app/manifests/2", "push to view/app"},
+				{http.MethodPost, "/v2/flat/view/app/blobs/uploads/", "push to view/app"},
+				{http.MethodDelete, "/v2/flat/view/app/manifests/" + viewDigest, "delete from view/app"},
 			} {
 				status, _, msg := do(t, w.method, "http://"+s.addr+w.path, []byte(body), "Content-Type", "application/vnd.docker.distribution.manifest.v2+json")
-				if status != http.StatusForbidden || !strings.Contains(msg, "push to view/app") {
+				if status != http.StatusForbidden || !strings.Contains(msg, w.say) {
 					t.Errorf("%s %s: %d %s", w.method, w.path, status, msg)
 				}
 			}

@@ -50,7 +50,11 @@ func (h *Front) serveView(w *statusWriter, r *http.Request, rt route) {
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
 	case !read:
-		ocierr.Write(w, ocierr.Denied, h.viewPrefix+"/"+rt.repo.String()+" is a read-only view of "+rt.repo.String()+" without layer urls (--strip-urls-prefix); push to "+rt.repo.String()+" instead", nil)
+		what := "push to"
+		if r.Method == http.MethodDelete {
+			what = "delete from"
+		}
+		ocierr.Write(w, ocierr.Denied, h.viewPrefix+"/"+rt.repo.String()+" is a read-only view of "+rt.repo.String()+" without layer urls (--strip-urls-prefix); "+what+" "+rt.repo.String()+" instead (by the original's digest: fl inspect shows both)", nil)
 	case rt.kind == "manifest":
 		h.viewManifest(w, r, rt)
 	case rt.kind == "blob":

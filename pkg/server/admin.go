@@ -35,6 +35,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, onMetrics bo
 		}
 		s.admin.ServeHTTP(w, r)
 	default:
+		if s.cfg.MetricsAddr != "" {
+			admin.WriteError(w, http.StatusNotFound, "without --htpasswd, the cache admin endpoint is on --metrics-addr ("+s.cfg.MetricsAddr+"), for clients on loopback: fl cache --server http://"+loopbackURLHost(s.cfg.MetricsAddr))
+			return
+		}
 		admin.WriteError(w, http.StatusNotFound, "the cache admin endpoint is off: start fl serve with --htpasswd (for its users), or --metrics-addr (for clients on loopback)")
 	}
 }
@@ -74,4 +78,13 @@ func loopbackHost(r *http.Request) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
+}
+
+// loopbackURLHost is addr as a loopback client reaches it.
+func loopbackURLHost(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return "127.0.0.1:" + port
 }
