@@ -38,6 +38,12 @@ func (h slogHook) Fire(e *logrus.Entry) error {
 	if status, ok := e.Data["http.response.status"].(int); ok && status < 500 {
 		level = slog.LevelDebug
 	}
+	// Cancelling an upload (DELETE, as fl build's push check and crane do)
+	// closes its writer twice inside distribution: harmless, and not an
+	// error anyone should be paged for.
+	if e.Message == "error closing blobwriter: already closed" {
+		level = slog.LevelDebug
+	}
 	attrs := []any{"component", "distribution"}
 	for k, v := range e.Data {
 		if k == "go.version" || k == "instance.id" || k == "service" {
