@@ -48,8 +48,10 @@ tag of the repository SRC into the repository DST.
                  layers as ordinary layers without urls, upload their
                  content, and push new manifests. The digest changes.
 
-stdout gets the destination reference by digest (one line per tag with
---all-tags).`,
+stdout gets the destination reference by digest; with --all-tags, one
+line per tag that names it: DST:TAG@sha256:... A manifest the destination
+registry already holds under the same reference and digest is not pushed
+again (a HEAD first, as crane does), so a repeated copy changes nothing.`,
 		Example: `  fl copy registry.example.com/ubuntu:24.04 mirror.internal/ubuntu:24.04 --materialize
   fl copy docker://registry.example.com/ubuntu:24.04 oci:./airgap:ubuntu --materialize
   fl copy oci-layout:./airgap:ubuntu registry.airgap/ubuntu:24.04 --strip-urls
@@ -92,7 +94,7 @@ func (o *copyOptions) run(cmd *cobra.Command, g *globals, srcArg, dstArg string)
 		}
 	}
 	if !o.allTags {
-		return o.copyOne(ctx, g, src, dst, opts)
+		return o.copyOne(ctx, g, src, dst, opts, "")
 	}
 	if src.Registry == nil {
 		return fmt.Errorf("--all-tags copies a registry repository: %s is a layout", srcArg)
@@ -113,7 +115,7 @@ func (o *copyOptions) run(cmd *cobra.Command, g *globals, srcArg, dstArg string)
 		} else {
 			d.Tag = tag
 		}
-		if err := o.copyOne(ctx, g, s, d, opts); err != nil {
+		if err := o.copyOne(ctx, g, s, d, opts, tag); err != nil {
 			return fmt.Errorf("tag %s: %w", tag, err)
 		}
 	}
@@ -127,7 +129,9 @@ func hasTagOrDigest(s string) bool {
 	return strings.Contains(s, "@") || strings.LastIndex(s, ":") > strings.LastIndex(s, "/")
 }
 
-func (o *copyOptions) copyOne(ctx context.Context, g *globals, src, dst imageref.Ref, opts source.Options) error {
+// copyOne copies src to dst. tag, under --all-tags, is the tag copied:
+// the line printed names it (DST:TAG@DIGEST, as crane and skopeo do).
+func (o *copyOptions) copyOne(ctx context.Context, g *globals, src, dst imageref.Ref, opts source.Options, tag string) error {
 	art, err := source.Load(ctx, src, opts)
 	if err != nil {
 		return err
@@ -150,7 +154,7 @@ func (o *copyOptions) copyOne(ctx context.Context, g *globals, src, dst imageref
 		if dst.Layout != "" {
 			pub = &publish.Layout{Dir: dst.Layout, Tag: dst.Tag}
 		} else {
-			pub = &publish.Registry{Ref: dst.Registry, Options: o.reg.remoteOptions(ctx), Jobs: o.jobs}
+			pub = &publish.Registry{Ref: dst.Registry, Options: o.reg.remoteOptions(ctx), Jobs: o.jobs, SkipExisting: true}
 		}
 		out, err := pub.Publish(ctx, art)
 		return out, srcDigest, err
@@ -162,6 +166,10 @@ func (o *copyOptions) copyOne(ctx context.Context, g *globals, src, dst imageref
 	}
 	if d := art.Root().Digest; d != srcDigest {
 		g.logger.WarnContext(ctx, "the digest changed: layer urls were stripped, so signatures and references by digest to the source do not apply to the copy", "source", srcDigest, "copy", d)
+	}
+	if tag != "" {
+		// One line per tag: DST:TAG@DIGEST says which tag it was.
+		out = dst.String() + "@" + art.Root().Digest.String()
 	}
 	if o.asJSON {
 		return printJSON(g.stdout, map[string]string{"source": src.String(), "source_digest": srcDigest.String(), "reference": out, "digest": art.Root().Digest.String()})

@@ -3,17 +3,21 @@ package commands
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/foreignlayers/fl/internal/testutil"
@@ -238,5 +242,111 @@ func TestCopyMountsAndSkips(t *testing.T) {
 	mustFL(t, "copy", "-q", reg.addr+"/a/img:1", reg.addr+"/b/img:2")
 	if reg.mounts.Load() != 0 || reg.uploads.Load() != 0 {
 		t.Errorf("copy of blobs the destination has: %d mounts, %d uploads", reg.mounts.Load(), reg.uploads.Load())
+	}
+}
+
+// manifestCounter is go-containerregistry's in-process registry with its
+// handler wrapped to count manifest PUTs and HEADs.
+type manifestCounter struct {
+	addr        string
+	puts, heads atomic.Int64
+}
+
+func newManifestCounter(t *testing.T) *manifestCounter {
+	c := &manifestCounter{}
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			switch r.Method {
+			case http.MethodPut:
+				c.puts.Add(1)
+			case http.MethodHead:
+				c.heads.Add(1)
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	c.addr = strings.TrimPrefix(s.URL, "http://")
+	return c
+}
+
+// --all-tags prints one line per tag that names it (DST:TAG@DIGEST), and a
+// second identical run PUTs no manifest: each is HEADed first and the
+// destination has it with the same digest. A tag that moved is pushed.
+func TestCopyAllTagsNamesTagsAndSkipsManifests(t *testing.T) {
+	src := testutil.Registry(t)
+	dst := newManifestCounter(t)
+	multiImage(t, src+"/app:multi") // an index and its two manifests
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("app"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"1", "2"} {
+		mustFL(t, "build", "-q", "-t", src+"/app:"+tag, "--layer", dir, "--label", "tag="+tag)
+	}
+	want := func() []string {
+		var lines []string
+		for _, tag := range []string{"1", "2", "multi"} {
+			d, err := crane.Digest(src + "/app:" + tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, dst.addr+"/mirror:"+tag+"@"+d)
+		}
+		return lines
+	}
+	lines := func(stdout string) []string {
+		l := strings.Split(strings.TrimSpace(stdout), "\n")
+		slices.Sort(l)
+		return l
+	}
+
+	r := mustFL(t, "copy", "-q", "--all-tags", src+"/app", dst.addr+"/mirror")
+	if got := lines(r.stdout); !slices.Equal(got, want()) {
+		t.Errorf("stdout:\n%s\nwant the lines\n%s", strings.Join(got, "\n"), strings.Join(want(), "\n"))
+	}
+	for _, l := range want() {
+		ref, d, _ := strings.Cut(l, "@")
+		if got, _ := crane.Digest(ref); got != d {
+			t.Errorf("%s is %s in the destination, want %s", ref, got, d)
+		}
+	}
+	if n := dst.puts.Load(); n != 5 { // tags 1 and 2, the index and its two manifests
+		t.Errorf("first copy: %d manifest PUTs, want 5", n)
+	}
+
+	dst.puts.Store(0)
+	dst.heads.Store(0)
+	r = mustFL(t, "copy", "-q", "--all-tags", src+"/app", dst.addr+"/mirror")
+	if got := lines(r.stdout); !slices.Equal(got, want()) {
+		t.Errorf("second copy's stdout:\n%s", r.stdout)
+	}
+	if n := dst.puts.Load(); n != 0 {
+		t.Errorf("second identical copy: %d manifest PUTs, want 0", n)
+	}
+	if dst.heads.Load() < 5 {
+		t.Errorf("second copy: %d manifest HEADs, want one per manifest (5)", dst.heads.Load())
+	}
+
+	// Tag 2 moves: only its manifest is pushed.
+	dst.puts.Store(0)
+	mustFL(t, "build", "-q", "-t", src+"/app:2", "--layer", dir, "--label", "tag=2b")
+	r = mustFL(t, "copy", "-q", "--all-tags", src+"/app", dst.addr+"/mirror")
+	if got := lines(r.stdout); !slices.Equal(got, want()) {
+		t.Errorf("after tag 2 moved, stdout:\n%s", r.stdout)
+	}
+	if n := dst.puts.Load(); n != 1 {
+		t.Errorf("after tag 2 moved: %d manifest PUTs, want 1", n)
+	}
+
+	// Into a layout, the lines name the tags too.
+	layout := filepath.Join(t.TempDir(), "carry")
+	r = mustFL(t, "copy", "-q", "--all-tags", src+"/app", "oci:"+layout)
+	for _, l := range lines(r.stdout) {
+		tag, _, _ := strings.Cut(strings.TrimPrefix(l, "oci-layout:"+layout+":"), "@")
+		if !slices.Contains([]string{"1", "2", "multi"}, tag) || !strings.Contains(l, "@sha256:") {
+			t.Errorf("layout line %q does not name its tag and digest", l)
+		}
 	}
 }

@@ -19,6 +19,10 @@ type Registry struct {
 	Ref     name.Reference
 	Options []remote.Option // auth, transport
 	Jobs    int             // concurrent blob uploads
+	// SkipExisting asks the registry (HEAD) for each manifest first and
+	// does not PUT one that it already holds under the same reference with
+	// the same digest, as crane does: a repeated copy changes nothing.
+	SkipExisting bool
 }
 
 var _ Publisher = (*Registry)(nil)
@@ -38,14 +42,14 @@ func (r *Registry) Publish(ctx context.Context, a *image.Artifact) (string, erro
 	}
 	if a.Index != nil {
 		for _, m := range a.Manifests {
-			if err := put(repo.Digest(m.Descriptor.Digest.String()), m.Raw, m.Descriptor.MediaType, m, opts); err != nil {
+			if err := r.put(repo.Digest(m.Descriptor.Digest.String()), m.Descriptor.Digest, m.Raw, m.Descriptor.MediaType, m, opts); err != nil {
 				return "", err
 			}
 		}
-		if err := put(r.Ref, a.Index, a.IndexDesc.MediaType, nil, opts); err != nil {
+		if err := r.put(r.Ref, root.Digest, a.Index, a.IndexDesc.MediaType, nil, opts); err != nil {
 			return "", err
 		}
-	} else if err := put(r.Ref, a.Manifests[0].Raw, root.MediaType, a.Manifests[0], opts); err != nil {
+	} else if err := r.put(r.Ref, root.Digest, a.Manifests[0].Raw, root.MediaType, a.Manifests[0], opts); err != nil {
 		return "", err
 	}
 	return repo.Digest(root.Digest.String()).String(), nil
@@ -89,8 +93,15 @@ func (r *Registry) uploadBlobs(ctx context.Context, repo name.Repository, a *ima
 	return g.Wait()
 }
 
-// put PUTs one serialised manifest or index.
-func put(ref name.Reference, raw []byte, mt types.MediaType, m *image.Manifest, opts []remote.Option) error {
+// put PUTs one serialised manifest or index, whose digest is d, unless
+// SkipExisting and the registry has d under ref already. A HEAD that fails
+// (not found, or a registry that does not answer HEAD) means PUT.
+func (r *Registry) put(ref name.Reference, d v1.Hash, raw []byte, mt types.MediaType, m *image.Manifest, opts []remote.Option) error {
+	if r.SkipExisting {
+		if desc, err := remote.Head(ref, opts...); err == nil && desc.Digest == d {
+			return nil
+		}
+	}
 	if err := remote.Put(ref, rawManifest{raw, mt}, opts...); err != nil {
 		return explainPut(ref, m, explainAuth(ref.Context().RegistryStr(), err))
 	}
