@@ -229,3 +229,30 @@ func TestServeS3ReplicaOtherSecret(t *testing.T) {
 		t.Errorf("no warning about the missing --secret-file:\n%s", other.stderr.String())
 	}
 }
+
+// A replica that just answered "no such blob" (and remembers it for a few
+// seconds) still serves a foreign layer another replica recorded since:
+// before a 404 it asks the shared index afresh.
+func TestServeS3ReplicaFreshBefore404(t *testing.T) {
+	f := newS3Fleet(t, 2)
+	a, b := f.replicas[0], f.replicas[1]
+	up := testutil.NewUpstream(t)
+	content := randomBytes(t, 32<<10)
+	up.Put("/late.tar.gz", content)
+	layer := opsLayer(content, up.URL("/late.tar.gz"))
+	// b looks first: not there, and its index remembers that.
+	if resp, _, _ := blob(t, http.MethodHead, b.addr, "scale/late", layer.Digest.String()); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("HEAD before the push: %d", resp.StatusCode)
+	}
+	opsPush(t, a.addr, "scale/late", "1", []v1.Descriptor{layer})
+	for _, method := range []string{http.MethodHead, http.MethodGet} {
+		resp, body, err := blob(t, method, b.addr, "scale/late", layer.Digest.String())
+		if resp.StatusCode != http.StatusOK || err != nil || method == http.MethodGet && !bytes.Equal(body, content) {
+			t.Errorf("%s on the other replica right after the push: %d, %v", method, resp.StatusCode, err)
+		}
+	}
+	// An ordinary miss is still the backend's 404.
+	if resp, body, _ := blob(t, http.MethodGet, b.addr, "scale/late", testutil.Sha256([]byte("nothing"))); resp.StatusCode != http.StatusNotFound || !bytes.Contains(body, []byte("BLOB_UNKNOWN")) {
+		t.Errorf("a blob nobody pushed: %d %s", resp.StatusCode, body)
+	}
+}

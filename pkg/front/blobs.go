@@ -1,6 +1,7 @@
 package front
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,45 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/foreignlayers/fl/pkg/fetch"
+	"github.com/foreignlayers/fl/pkg/name"
 	"github.com/foreignlayers/fl/pkg/ocierr"
 	"github.com/foreignlayers/fl/pkg/store"
 )
+
+// freshLookup is an Index whose lookups may be answered from a memory
+// that lags other replicas' writes (store.S3Index): before a client gets
+// a 404, the front asks it again, past that memory.
+type freshLookup interface {
+	LookupFresh(ctx context.Context, repo name.Repository, digest v1.Hash) (v1.Descriptor, error)
+}
+
+// serveBlob answers a blob GET or HEAD: a foreign layer of the repository
+// from the front, anything else from the backend (toBackend is the
+// request it gets). With an index shared by replicas, a 404 of the
+// backend is held while the index is asked afresh: another replica may
+// have recorded the layer a moment ago.
+func (h *Front) serveBlob(w *statusWriter, r *http.Request, rt route, toBackend *http.Request) {
+	if h.serveForeign(w, r, rt) {
+		return
+	}
+	fresh, ok := h.index.(freshLookup)
+	d, isDigest := rt.digest()
+	if !ok || !isDigest || h.mode == ModeOff {
+		h.backend.ServeHTTP(w, toBackend)
+		return
+	}
+	held := &hold404{statusWriter: w}
+	h.backend.ServeHTTP(held, toBackend)
+	if !held.held {
+		return
+	}
+	if desc, err := fresh.LookupFresh(r.Context(), rt.repo, d); err == nil {
+		clear(w.Header())
+		h.answerForeign(w, r, rt, desc)
+		return
+	}
+	held.release()
+}
 
 // serveForeign answers a blob GET or HEAD for a digest the index knows as
 // a foreign layer of the repository. It returns false to leave the request
@@ -37,14 +74,20 @@ func (h *Front) serveForeign(w *statusWriter, r *http.Request, rt route) bool {
 		ocierr.Write(w, ocierr.Unavailable, "fl serve could not read its index of foreign layers; retry later", nil)
 		return true
 	}
+	h.answerForeign(w, r, rt, desc)
+	return true
+}
+
+// answerForeign answers for a foreign layer of the repository.
+func (h *Front) answerForeign(w *statusWriter, r *http.Request, rt route, desc v1.Descriptor) {
 	if h.authz != nil && !h.authz.allow(w, r, rt.repo) {
-		return true
+		return
 	}
 	if r.Method == http.MethodHead {
 		blobHeaders(w, desc)
 		w.Header().Set("Content-Length", strconv.FormatInt(desc.Size, 10))
 		w.WriteHeader(http.StatusOK)
-		return true
+		return
 	}
 	switch h.mode {
 	case ModeRedirect:
@@ -52,7 +95,6 @@ func (h *Front) serveForeign(w *statusWriter, r *http.Request, rt route) bool {
 	default:
 		h.serveCached(w, r, desc)
 	}
-	return true
 }
 
 // blobHeaders are the headers of a foreign blob answer, the same for HEAD

@@ -231,9 +231,7 @@ func (h *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rt.kind == "manifest" && r.Method == http.MethodDelete:
 		h.deleteManifest(sw, r, rt)
 	case rt.kind == "blob" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		if !h.serveForeign(sw, r, rt) {
-			h.backend.ServeHTTP(sw, r)
-		}
+		h.serveBlob(sw, r, rt, r)
 	case rt.kind == "blob" && r.Method == http.MethodDelete:
 		h.deleteBlob(sw, r, rt)
 	case rt.kind == "other" && strings.HasPrefix(r.URL.Path, "/v2/"):

@@ -58,9 +58,7 @@ func (h *Front) serveView(w *statusWriter, r *http.Request, rt route) {
 	case rt.kind == "manifest":
 		h.viewManifest(w, r, rt)
 	case rt.kind == "blob":
-		if !h.serveForeign(w, r, rt) {
-			h.backend.ServeHTTP(w, h.onOriginal(r, strings.TrimPrefix(r.URL.Path, "/v2/"+h.viewPrefix+"/")))
-		}
+		h.serveBlob(w, r, rt, h.onOriginal(r, strings.TrimPrefix(r.URL.Path, "/v2/"+h.viewPrefix+"/")))
 	case rt.kind == "tags":
 		h.viewTags(w, r, rt)
 	default:

@@ -150,3 +150,42 @@ func (h *holdWriter) release() {
 	h.w.WriteHeader(h.status)
 	_, _ = h.w.Write(h.buf.Bytes())
 }
+
+// hold404 passes a response through, except a 404: that one is held
+// (its body up to 64 KiB), for the front to answer otherwise or release.
+type hold404 struct {
+	*statusWriter
+	held bool
+	body bytes.Buffer
+}
+
+func (h *hold404) WriteHeader(code int) {
+	if code == http.StatusNotFound && h.statusWriter.status == 0 {
+		h.held = true
+		return
+	}
+	h.statusWriter.WriteHeader(code)
+}
+
+func (h *hold404) Write(p []byte) (int, error) {
+	if h.held {
+		if h.body.Len()+len(p) <= 64<<10 {
+			h.body.Write(p)
+		}
+		return len(p), nil
+	}
+	return h.statusWriter.Write(p)
+}
+
+func (h *hold404) ReadFrom(r io.Reader) (int64, error) {
+	if h.held {
+		return io.Copy(writerOnly{h}, r)
+	}
+	return h.statusWriter.ReadFrom(r)
+}
+
+// release sends the held 404.
+func (h *hold404) release() {
+	h.statusWriter.WriteHeader(http.StatusNotFound)
+	_, _ = h.statusWriter.Write(h.body.Bytes())
+}
