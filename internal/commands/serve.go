@@ -103,7 +103,7 @@ func (o *serveOptions) flags(cmd *cobra.Command) {
 	f.Int64Var(&o.maxManifest, "max-manifest-size", 4<<20, "largest manifest accepted, in bytes")
 	o.maxBlob, o.cacheMax, o.cacheMinFree = 16<<30, 20<<30, 1<<30
 	f.Var(&o.maxBlob, "max-blob-size", "largest size a layer with urls may declare (checked at manifest PUT)")
-	f.Var(&o.cacheMax, "cache-max-size", "most disk the foreign-layer cache uses; least recently used layers are evicted")
+	f.Var(&o.cacheMax, "cache-max-size", "most bytes the foreign-layer cache keeps; least recently used layers are evicted once a fetch verifies")
 	f.Var(&o.cacheMinFree, "cache-min-free", "free disk space the cache never takes")
 	f.IntVar(&o.maxFetches, "max-fetches", 16, "most foreign layers fetched from upstream at once")
 	f.DurationVar(&o.fetchWait, "fetch-wait", 10*time.Second, "how long a request waits for a fetch slot when --max-fetches are in flight, before 429")

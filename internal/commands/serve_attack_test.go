@@ -175,6 +175,30 @@ func TestAttackFailedFetchEmptiesCache(t *testing.T) {
 	}
 }
 
+// B6. A URL that answers with the declared size and then sends other
+// bytes: the fetch fails verification, and the layers that would have
+// made its room were only marked, never evicted.
+func TestAttackUnverifiedFetchEvictsNothing(t *testing.T) {
+	content := randomBytes(t, 64<<10)
+	up := testutil.NewHostile(t, content)
+	s := serve(t, append(loopbackOK, "--cache-max-size", "1MiB", "--max-blob-size", "1MiB")...)
+	victim := foreign(content, up.URL(testutil.HostileOK))
+	pushForeign(t, s.addr, "victim/app", "1", victim)
+	if g := getBlob(t, s.addr, "victim/app", victim.Digest); !g.complete() {
+		t.Fatalf("victim pull: %d %v", g.status, g.err)
+	}
+	big := randomBytes(t, 1<<20)
+	bad := testutil.NewHostile(t, big)
+	huge := foreign(big, bad.URL(testutil.HostileFlip))
+	pushForeign(t, s.addr, "attacker/x", "1", huge)
+	if g := getBlob(t, s.addr, "attacker/x", huge.Digest); g.complete() {
+		t.Fatal("attacker pull completed with bytes that do not verify")
+	}
+	if n := len(cachedBlobs(t, s.dataDir)); n != 1 {
+		t.Errorf("after a fetch that failed verification, the cache holds %d blobs: the victim's layer was evicted for it", n)
+	}
+}
+
 // A6. Bad credentials wait in one FIFO queue for bcrypt slots
 // (GOMAXPROCS/2), and so does a good user's first check: the good user
 // waits behind every flooding connection. Invariant 8: bad-credential

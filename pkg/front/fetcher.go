@@ -75,8 +75,9 @@ func (f *fetcher) join(ctx context.Context, desc v1.Descriptor) (*flight, bool, 
 		return fl, ok, err
 	}
 	// A blob the cache cannot hold is refused before any request; room
-	// is made (evicting) only once a URL has answered, so a URL that fails
-	// evicts nothing.
+	// is reserved only once a URL has answered, and the cache evicts for
+	// it only at Commit, once the bytes verified: a URL that fails, or
+	// sends other bytes, evicts nothing.
 	if err := f.cache.Room(ctx, desc.Digest, desc.Size); err != nil {
 		<-f.sem
 		return nil, false, err

@@ -39,8 +39,9 @@ type FSCache struct {
 	blobs    map[v1.Hash]*cacheEntry
 	order    *list.List // of *cacheEntry, least recently used first
 	writing  map[v1.Hash]int
-	used     int64 // bytes of committed blobs
+	used     int64 // bytes of committed blobs, marked ones included
 	reserved int64 // bytes reserved by writers in progress
+	marked   int64 // bytes of committed blobs marked to make room for writers in progress
 	evicted  int64
 	spooled  atomic.Int64 // bytes writers in progress have written
 }
@@ -68,6 +69,7 @@ type cacheEntry struct {
 	lastUse   time.Time
 	persisted time.Time // the last use recorded on disk
 	open      int       // readers holding it
+	marked    bool      // to be evicted when the writer that marked it commits
 	sources   []string
 	loaded    bool // sources read from disk
 	el        *list.Element
@@ -202,6 +204,9 @@ func (c *FSCache) release(e *cacheEntry, vanished bool) {
 	if vanished && e.open == 0 && c.blobs[e.digest] == e {
 		c.forgetLocked(e)
 	}
+	if e.open == 0 {
+		c.makeRoomLocked(v1.Hash{}) // a Commit may have left the cache over its cap
+	}
 }
 
 // Remove implements Cache.
@@ -233,6 +238,10 @@ func (c *FSCache) deleteLocked(e *cacheEntry) error {
 }
 
 func (c *FSCache) forgetLocked(e *cacheEntry) {
+	if e.marked {
+		e.marked = false
+		c.marked -= e.size
+	}
 	delete(c.blobs, e.digest)
 	c.order.Remove(e.el)
 	c.used -= e.size
@@ -252,5 +261,5 @@ func (c *FSCache) evictLocked(e *cacheEntry) {
 func (c *FSCache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Stats{Blobs: len(c.blobs), Bytes: c.used, Reserved: c.reserved, Max: c.max, Evicted: c.evicted}
+	return Stats{Blobs: len(c.blobs), Bytes: c.used, Reserved: c.reserved, Marked: c.marked, Max: c.max, Evicted: c.evicted}
 }

@@ -24,6 +24,8 @@ type fsWriter struct {
 	n     int64 // written
 	state writerState
 
+	victims []*cacheEntry // marked at Create, for the cap; guarded by c.mu
+
 	// Guarded by c.mu: the readers NewReader opened, and after Commit the
 	// blob they read, which they keep from eviction.
 	readers int
@@ -96,6 +98,10 @@ func (w *fsWriter) Commit(ctx context.Context, source string) error {
 		err = c.commitLocked(w, source)
 	}
 	c.releaseLocked(w)
+	if err == nil {
+		// The room marked at Create is made now, planned again.
+		logOver(c.log, w.digest, c.makeRoomLocked(w.digest), c.max)
+	}
 	c.mu.Unlock()
 	if err != nil {
 		w.state = cancelled
@@ -204,7 +210,9 @@ func (r *spoolReader) Close() error {
 	c.mu.Lock()
 	r.w.readers--
 	if r.w.entry != nil {
-		r.w.entry.open--
+		if r.w.entry.open--; r.w.entry.open == 0 {
+			c.makeRoomLocked(v1.Hash{}) // a Commit may have left the cache over its cap
+		}
 	}
 	c.mu.Unlock()
 	return err

@@ -58,8 +58,9 @@ type S3Cache struct {
 	order    *list.List // of *s3Entry, least recently used first
 	writing  map[v1.Hash]int
 	deleting map[v1.Hash]chan struct{} // closed once the objects are gone
-	used     int64
-	reserved int64
+	used     int64                     // bytes of committed blobs, marked ones included
+	reserved int64                     // bytes reserved by writers in progress
+	marked   int64                     // bytes of committed blobs marked to make room for writers in progress
 	evicted  int64
 
 	commits [64]sync.Mutex // by digest: orders the commits of one digest
@@ -97,6 +98,7 @@ type s3Entry struct {
 	lastUse   time.Time
 	persisted time.Time
 	open      int
+	marked    bool // to be evicted when the writer that marked it commits
 	sources   []string
 	loaded    bool
 	el        *list.Element
@@ -296,16 +298,22 @@ func (c *S3Cache) waitDeletedLocked(ctx context.Context, d v1.Hash) error {
 	}
 }
 
-// release ends a use of e.
+// release ends a use of e; the last one may let an eviction a Commit
+// could not make happen now.
 func (c *S3Cache) release(e *s3Entry) {
 	c.mu.Lock()
 	e.open--
+	var victims []*s3Entry
+	if e.open == 0 {
+		victims, _ = c.makeRoomLocked(v1.Hash{})
+	}
 	c.mu.Unlock()
+	c.finishEvictions(context.Background(), victims)
 }
 
 // Stats implements Cache.
 func (c *S3Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Stats{Blobs: len(c.blobs), Bytes: c.used, Reserved: c.reserved, Max: c.max, Evicted: c.evicted}
+	return Stats{Blobs: len(c.blobs), Bytes: c.used, Reserved: c.reserved, Marked: c.marked, Max: c.max, Evicted: c.evicted}
 }

@@ -35,6 +35,10 @@ func (c *S3Cache) Remove(ctx context.Context, d v1.Hash) error {
 // finishDeletes deletes their objects.
 func (c *S3Cache) deleteLocked(victims []*s3Entry) {
 	for _, e := range victims {
+		if e.marked {
+			e.marked = false
+			c.marked -= e.size
+		}
 		delete(c.blobs, e.digest)
 		c.order.Remove(e.el)
 		c.used -= e.size

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"context"
 	"os"
 	"sync/atomic"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // s3SpoolReader follows a blob being written. While it is open, the blob
@@ -23,9 +26,13 @@ func (r *s3SpoolReader) Close() error {
 	c := r.w.c
 	c.mu.Lock()
 	r.w.readers--
+	var victims []*s3Entry
 	if r.w.entry != nil {
-		r.w.entry.open--
+		if r.w.entry.open--; r.w.entry.open == 0 {
+			victims, _ = c.makeRoomLocked(v1.Hash{})
+		}
 	}
 	c.mu.Unlock()
+	c.finishEvictions(context.Background(), victims)
 	return err
 }

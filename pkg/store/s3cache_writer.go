@@ -40,6 +40,8 @@ type s3Writer struct {
 	pumping  bool
 	pumped   sync.WaitGroup
 
+	victims []*s3Entry // marked at Create, for the cap; guarded by c.mu
+
 	// Guarded by c.mu: the readers NewReader opened, and after Commit the
 	// blob they read, which they keep from eviction.
 	readers int
@@ -168,7 +170,6 @@ func (w *s3Writer) Commit(ctx context.Context, source string) error {
 	c := w.c
 	lock := &c.commits[w.digest.Hex[0]%byte(len(c.commits))]
 	lock.Lock()
-	defer lock.Unlock()
 	err := w.commit(ctx, source)
 	var sources []string
 	if err == nil {
@@ -177,6 +178,8 @@ func (w *s3Writer) Commit(ctx context.Context, source string) error {
 	if err != nil {
 		w.abort()
 	}
+	var victims []*s3Entry
+	over := int64(0)
 	w.mu.Lock()
 	c.mu.Lock()
 	if err == nil {
@@ -186,11 +189,18 @@ func (w *s3Writer) Commit(ctx context.Context, source string) error {
 		w.state = cancelled
 	}
 	c.releaseLocked(w)
+	if err == nil {
+		// The room marked at Create is made now, planned again.
+		victims, over = c.makeRoomLocked(w.digest)
+	}
 	c.mu.Unlock()
 	w.mu.Unlock()
+	lock.Unlock()
 	w.stop()
 	_ = w.f.Close()
 	_ = os.Remove(w.f.Name()) // followers keep reading their open files
+	c.finishEvictions(ctx, victims)
+	logOver(c.log, w.digest, over, c.max)
 	return err
 }
 

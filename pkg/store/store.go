@@ -88,10 +88,14 @@ type Writer interface {
 	// Commit makes the written bytes the blob, once the caller has
 	// verified their size and digest; source is the URL they came from.
 	// Committing a digest that is cached already adds source to its
-	// Sources and keeps one copy.
+	// Sources and keeps one copy. It evicts the least recently used blobs
+	// the cap needs gone (see Create); when those were opened meanwhile
+	// and none can take their place, the blob is kept anyway and the
+	// cache is over its cap until the next eviction.
 	Commit(ctx context.Context, source string) error
-	// Cancel discards what was written and releases its reservation. It
-	// may be called more than once, and after Commit it does nothing.
+	// Cancel discards what was written, releases its reservation and
+	// unmarks the blobs Create marked. It may be called more than once,
+	// and after Commit it does nothing.
 	Cancel() error
 }
 
@@ -102,10 +106,18 @@ type ReaderAtCloser interface {
 }
 
 // Stats describe a cache's use.
+//
+// While writers are in progress, Bytes+Reserved may exceed Max: the room
+// a writer needs under Max is made of blobs marked at Create (Marked),
+// which stay committed, readable and counted in Bytes until the writer
+// commits. Bytes+Reserved-Marked is what the cap bounds; it exceeds Max
+// only after a Commit whose victims were opened meanwhile (the cache then
+// logs it), until the next eviction.
 type Stats struct {
-	Blobs    int   // committed blobs
-	Bytes    int64 // bytes of committed blobs
+	Blobs    int   // committed blobs, marked ones included
+	Bytes    int64 // bytes of committed blobs, marked ones included
 	Reserved int64 // bytes reserved by writers in progress
+	Marked   int64 // bytes of committed blobs marked for eviction at writers' Commit
 	Max      int64 // the capacity
 	Evicted  int64 // blobs evicted since start
 }
@@ -117,15 +129,19 @@ type Cache interface {
 	Open(ctx context.Context, digest v1.Hash) (Blob, error)
 	// Create starts writing the blob of digest, size bytes long, after
 	// reserving its room: ErrTooLarge if size exceeds the capacity,
-	// ErrNoSpace if the room cannot be made by evicting least recently
-	// used blobs that nobody reads. Nothing is written before the
-	// reservation succeeds.
+	// ErrNoSpace if the room cannot be made of least recently used blobs
+	// that nobody reads or writes. The blobs that make the room are only
+	// marked: they stay cached and readable, and are evicted at the
+	// writer's Commit (chosen again then, never one open); Cancel
+	// unmarks them, so bytes that fail verification evict nothing. (A
+	// cache may delete at Create what its storage, not its cap, needs
+	// freed to hold the bytes.) Nothing is written before the reservation
+	// succeeds.
 	Create(ctx context.Context, digest v1.Hash, size int64) (Writer, error)
 	// Room answers as Create would (nil, ErrTooLarge or ErrNoSpace), but
-	// changes nothing: no eviction, no reservation. A caller checks it
-	// before it asks an upstream for the bytes, and calls Create (which
-	// evicts) once the upstream has answered, so a URL that fails evicts
-	// nothing.
+	// changes nothing: no eviction, no mark, no reservation. A caller
+	// checks it before it asks an upstream for the bytes, and calls
+	// Create once the upstream has answered.
 	Room(ctx context.Context, digest v1.Hash, size int64) error
 	// Remove deletes a committed blob: ErrNotFound if it is not there,
 	// ErrInUse while it is open.

@@ -42,6 +42,8 @@ func TestCache(t *testing.T, newCache NewCache) {
 		{"Remove", cacheRemove},
 		{"EvictLeastRecentlyOpened", cacheEvictOrder},
 		{"NeverEvictInUse", cacheNeverEvictInUse},
+		{"CancelEvictsNothing", cacheCancelEvictsNothing},
+		{"CommitEvictsMarked", cacheCommitEvictsMarked},
 		{"RoomChangesNothing", cacheRoom},
 		{"ReopenAfterCrash", cacheReopenAfterCrash},
 		{"Concurrent", cacheConcurrent},

@@ -55,21 +55,23 @@ func cacheNeverEvictInUse(t *testing.T, c cacheUnderTest) {
 	if !has(t, c, a) || has(t, c, b) {
 		t.Fatal("evicted an open blob, or not the least recently used of the others")
 	}
-	// Order now: c, d, a (a is still open). A writer holds c's place.
+	// Order now: c, d, a (a is still open). A writer marks c, which
+	// stays cached until it commits.
 	wc, err := c.Create(ctx, digest(e), blobSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if has(t, c, cc) {
-		t.Fatal("c should have made room for e")
+	if s := c.Stats(); s.Blobs != 3 || s.Marked != blobSize || s.Evicted != 1 {
+		t.Fatalf("Stats after a Create that needs c's room = %+v, want c marked, not evicted", s)
 	}
 	follower, err := wc.NewReader()
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = io.WriteString(wc, e)
-	// d is free to go, a is open, e being written: one blob of room.
-	wd, err := c.Create(ctx, digest(cc), blobSize)
+	// c is marked, d is free to go, a is open: one blob of room.
+	f := content("f")
+	wf, err := c.Create(ctx, digest(f), blobSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,10 +79,13 @@ func cacheNeverEvictInUse(t *testing.T, c cacheUnderTest) {
 		if w != nil {
 			_ = w.Cancel()
 		}
-		t.Fatalf("Create with every blob open or being written: %v, want ErrNoSpace", err)
+		t.Fatalf("Create with every blob open, marked or being written: %v, want ErrNoSpace", err)
 	}
 	if err := wc.Commit(ctx, "https://x/e"); err != nil {
 		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Blobs != 3 || s.Bytes != 3*blobSize || s.Marked != blobSize || s.Evicted != 2 {
+		t.Fatalf("Stats after e's Commit = %+v, want c evicted and d still marked", s)
 	}
 	// e is committed, and read by its follower: still in use.
 	if err := c.Remove(ctx, digest(e)); !errors.Is(err, store.ErrInUse) {
@@ -90,21 +95,118 @@ func cacheNeverEvictInUse(t *testing.T, c cacheUnderTest) {
 		if w != nil {
 			_ = w.Cancel()
 		}
-		t.Fatalf("Create with every blob read or written: %v, want ErrNoSpace", err)
+		t.Fatalf("Create with every blob read, marked or written: %v, want ErrNoSpace", err)
 	}
 	_ = follower.Close()
 	_ = open.Close()
-	_, _ = io.WriteString(wd, cc)
-	if err := wd.Commit(ctx, "https://x/c"); err != nil {
+	_, _ = io.WriteString(wf, f)
+	if err := wf.Commit(ctx, "https://x/f"); err != nil {
 		t.Fatal(err)
 	}
-	// Full again, and a (opened before e and c were written) goes first.
+	// Full again, and a (opened before e and f were written) goes first.
 	put(t, c, b, "https://x/b")
-	if has(t, c, a) || !has(t, c, e) || !has(t, c, b) {
+	if has(t, c, cc) || has(t, c, d) || has(t, c, a) || !has(t, c, e) || !has(t, c, f) || !has(t, c, b) {
 		t.Error("after closing, the least recently used should have been evicted")
 	}
-	if s := c.Stats(); s.Reserved != 0 || s.Bytes > c.max {
+	if s := c.Stats(); s.Reserved != 0 || s.Marked != 0 || s.Bytes > c.max {
 		t.Errorf("Stats = %+v", s)
+	}
+}
+
+// cacheCancelEvictsNothing: the room a Create needs is only marked; a
+// Cancel, or a Commit that fails, evicts nothing, and the marked blob
+// stays readable meanwhile.
+func cacheCancelEvictsNothing(t *testing.T, c cacheUnderTest) {
+	a, b, cc, d := content("a"), content("b"), content("c"), content("d")
+	put(t, c, a, "https://x/a")
+	put(t, c, b, "https://x/b")
+	put(t, c, cc, "https://x/c")
+	for _, fail := range []string{"cancel", "short commit"} {
+		w, err := c.Create(ctx, digest(d), blobSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := c.Stats(); s.Blobs != 3 || s.Bytes != 3*blobSize || s.Reserved != blobSize || s.Marked != blobSize || s.Evicted != 0 {
+			t.Fatalf("%s: Stats after Create = %+v, want one blob marked, none evicted", fail, s)
+		}
+		// A pusher's URL sends other bytes: they fail verification.
+		_, _ = io.WriteString(w, content("not d")[:blobSize/2])
+		if fail == "cancel" {
+			err = w.Cancel()
+		} else if err = w.Commit(ctx, "https://x/d"); err != nil {
+			err = nil // a Commit of the wrong size fails, as it should
+		} else {
+			err = errors.New("a Commit of half the bytes succeeded")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := c.Stats(); s.Blobs != 3 || s.Bytes != 3*blobSize || s.Reserved != 0 || s.Marked != 0 || s.Evicted != 0 {
+			t.Fatalf("%s: Stats = %+v, want nothing evicted, nothing marked", fail, s)
+		}
+	}
+	for _, x := range []string{a, b, cc} {
+		if !has(t, c, x) {
+			t.Errorf("%.1s was evicted by writes that never committed", x)
+		}
+	}
+	if has(t, c, d) {
+		t.Error("d is cached")
+	}
+}
+
+// cacheCommitEvictsMarked: the victim a Create marks stays readable
+// until the writer commits; the Commit evicts the least recently used
+// then, another one if the victim was opened meanwhile, and keeps the
+// blob even when every candidate is open, over the cap until the last
+// reader closes.
+func cacheCommitEvictsMarked(t *testing.T, c cacheUnderTest) {
+	a, b, cc, d, e := content("a"), content("b"), content("c"), content("d"), content("e")
+	put(t, c, a, "https://x/a")
+	put(t, c, b, "https://x/b")
+	put(t, c, cc, "https://x/c")
+	// a is the least recently used: Create marks it.
+	w, err := c.Create(ctx, digest(d), blobSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Marked != blobSize || s.Evicted != 0 {
+		t.Fatalf("Stats after Create = %+v", s)
+	}
+	// a, marked, is read meanwhile: b takes its place at Commit.
+	held := get(t, c, a)
+	_, _ = io.WriteString(w, d)
+	if err := w.Commit(ctx, "https://x/d"); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Blobs != 3 || s.Bytes != 3*blobSize || s.Marked != 0 || s.Evicted != 1 {
+		t.Fatalf("Stats after Commit = %+v, want one evicted", s)
+	}
+	if has(t, c, b) || !has(t, c, cc) || !has(t, c, d) {
+		t.Fatal("Commit should have evicted b, the least recently used blob not open")
+	}
+	// Order: a (open), c, d. Create marks c; then c and d are opened too.
+	w, err = c.Create(ctx, digest(e), blobSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holders := []store.Blob{held, get(t, c, cc), get(t, c, d)}
+	_, _ = io.WriteString(w, e)
+	if err := w.Commit(ctx, "https://x/e"); err != nil {
+		t.Fatalf("Commit with every other blob open: %v, want the blob kept over the cap", err)
+	}
+	if s := c.Stats(); s.Blobs != 4 || s.Bytes != 4*blobSize || s.Reserved != 0 || s.Marked != 0 || s.Evicted != 1 {
+		t.Fatalf("Stats after a Commit over the cap = %+v, want 4 blobs", s)
+	}
+	for _, h := range holders {
+		_ = h.Close()
+	}
+	// The first close made room: a, the least recently used, went.
+	if s := c.Stats(); s.Blobs != 3 || s.Bytes != 3*blobSize || s.Evicted != 2 {
+		t.Fatalf("Stats once the readers closed = %+v, want back under the cap", s)
+	}
+	if has(t, c, a) || !has(t, c, cc) || !has(t, c, d) || !has(t, c, e) {
+		t.Error("closing should have evicted a, the least recently used")
 	}
 }
 
