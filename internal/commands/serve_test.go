@@ -114,7 +114,9 @@ func TestServeTamperedUpstream(t *testing.T) {
 
 			resp, body, err := blob(t, http.MethodGet, s.addr, "tamper/x", l.Digest)
 			if err == nil && bytes.Equal(body, gz) {
-				t.Fatalf("tampered fetch gave a complete, correct body?")
+				// Only if the first URL failed before its bytes were read
+				// (then the mirror's are the whole): say how.
+				t.Fatalf("tampered fetch gave a complete, correct body (upstream GETs a=%d b=%d); fl serve's log:\n%s", up.Gets("/a/rootfs.tar.gz"), up.Gets("/b/rootfs.tar.gz"), s.stderr.String())
 			}
 			if err == nil && resp.StatusCode == 200 {
 				t.Fatalf("a response from tampered bytes completed (%d bytes, no error)", len(body))
