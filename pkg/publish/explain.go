@@ -82,7 +82,7 @@ func (e *urlsRejected) Error() string {
 func (e *urlsRejected) Unwrap() []error { return []error{ErrURLsRejected, e.err} }
 
 // ErrAuth is wrapped when the registry wants credentials fl does not have.
-var ErrAuth = errors.New("the registry refused the credentials")
+var ErrAuth = errors.New("the registry wants credentials fl does not have")
 
 // explainAuth adds the way out to a 401 or 403 from a registry.
 func explainAuth(registry string, err error) error {
@@ -92,7 +92,7 @@ func explainAuth(registry string, err error) error {
 	}
 	switch terr.StatusCode {
 	case 401:
-		return fmt.Errorf("%w: %s answered 401 Unauthorized: log in with `fl login %s -u USER` (or `docker login %s`, podman login), or give --creds USER:PASS or --authfile FILE; fl reads the docker config, its credential helpers, and $REGISTRY_AUTH_FILE: %w", ErrAuth, registry, registry, registry, err)
+		return fmt.Errorf("%w: %s answered 401 Unauthorized (fl had no credentials for it, or they were wrong): log in with `fl login %s -u USER` (or `docker login %s`, podman login), or give --creds USER:PASS or --authfile FILE; fl reads the docker config, its credential helpers, and $REGISTRY_AUTH_FILE: %w", ErrAuth, registry, registry, registry, err)
 	case 403:
 		return fmt.Errorf("%w: %s answered 403 Forbidden: these credentials may not push here: %w", ErrAuth, registry, err)
 	}
