@@ -6,8 +6,6 @@ package commands
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,34 +260,7 @@ func TestAttack2AdmissionLocksOutUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := serve(t, "--htpasswd", p)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var guesses atomic.Int64
-	cl := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				b := make([]byte, 8)
-				_, _ = rand.Read(b)
-				req, _ := http.NewRequest(http.MethodGet, "http://"+s.addr+"/v2/", nil)
-				req.SetBasicAuth("admin", hex.EncodeToString(b))
-				if resp, err := cl.Do(req); err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusTooManyRequests {
-						time.Sleep(200 * time.Microsecond)
-					}
-				}
-				guesses.Add(1)
-			}
-		}()
-	}
+	flood := floodGuesses(s.addr, 4, func(guess string) (string, string) { return "admin", guess })
 	time.Sleep(time.Second)
 	var statuses []int
 	ok := false
@@ -303,10 +273,9 @@ func TestAttack2AdmissionLocksOutUser(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	guesses := flood()
 	// docker login tries once: its first try must not be refused.
 	if !ok || statuses[0] == http.StatusTooManyRequests {
-		t.Errorf("the admin's login (token request with the right password, tried up to 10 times over 2 s) while 4 connections guess at \"admin\" (%d guesses): %v", guesses.Load(), statuses)
+		t.Errorf("the admin's login (token request with the right password, tried up to 10 times over 2 s) while 4 connections guess at \"admin\" (%d guesses): %v", guesses, statuses)
 	}
 }
